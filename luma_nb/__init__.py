@@ -1,0 +1,133 @@
+"""luma_nb: a Jupyter toolkit for the Ace Data Cloud Luma video API.
+
+``import luma_nb`` is light: public names are loaded on first use, so neither pandas nor the
+widget machinery (nor even httpx) is imported until something needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from luma_nb._version import __version__
+
+if TYPE_CHECKING:
+    from luma_nb.aio import enable_nested_asyncio, run_blocking
+    from luma_nb.backend import connect, simulator_of
+    from luma_nb.client import AsyncClient, Client
+    from luma_nb.config import PollPolicy, RetryPolicy, Settings
+    from luma_nb.display import grid, show
+    from luma_nb.errors import (
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConfigError,
+        GenerationFailedError,
+        InsufficientBalanceError,
+        LumaError,
+        ModerationError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ServerError,
+        SubmitOutcomeUnknownError,
+        TokenMismatchError,
+        TransportError,
+        UnexpectedResponseError,
+        ValidationError,
+        WaitTimeoutError,
+    )
+    from luma_nb.models import ASPECT_RATIOS, Task, TaskError, TaskState, Video, VideoRequest
+    from luma_nb.notebook import (
+        default_client,
+        extend,
+        generate,
+        history,
+        rate,
+        reset,
+        session,
+        submit,
+        use,
+    )
+    from luma_nb.session_log import SessionLog, load_sessions
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "enable_nested_asyncio": "luma_nb.aio",
+    "run_blocking": "luma_nb.aio",
+    "connect": "luma_nb.backend",
+    "simulator_of": "luma_nb.backend",
+    "show": "luma_nb.display",
+    "grid": "luma_nb.display",
+    "SessionLog": "luma_nb.session_log",
+    "load_sessions": "luma_nb.session_log",
+    "Client": "luma_nb.client",
+    "AsyncClient": "luma_nb.client",
+    "PollPolicy": "luma_nb.config",
+    "RetryPolicy": "luma_nb.config",
+    "Settings": "luma_nb.config",
+    "ASPECT_RATIOS": "luma_nb.models",
+    "Task": "luma_nb.models",
+    "TaskError": "luma_nb.models",
+    "TaskState": "luma_nb.models",
+    "Video": "luma_nb.models",
+    "VideoRequest": "luma_nb.models",
+}
+_EXPORTS.update(
+    dict.fromkeys(
+        [
+            "default_client",
+            "extend",
+            "generate",
+            "history",
+            "rate",
+            "reset",
+            "session",
+            "submit",
+            "use",
+        ],
+        "luma_nb.notebook",
+    )
+)
+_EXPORTS.update(
+    dict.fromkeys(
+        [
+            "APIError",
+            "APITimeoutError",
+            "AuthenticationError",
+            "BadRequestError",
+            "ConfigError",
+            "GenerationFailedError",
+            "InsufficientBalanceError",
+            "LumaError",
+            "ModerationError",
+            "NotFoundError",
+            "PermissionDeniedError",
+            "RateLimitError",
+            "ServerError",
+            "SubmitOutcomeUnknownError",
+            "TokenMismatchError",
+            "TransportError",
+            "UnexpectedResponseError",
+            "ValidationError",
+            "WaitTimeoutError",
+        ],
+        "luma_nb.errors",
+    )
+)
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'luma_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,394 @@
+"""The protocol core: every operation written once, as a generator of I/O steps.
+
+A flow yields :class:`Send` (make this request; the shell answers with the
+``httpx.Response`` or throws the ``httpx`` transport error into the flow), :class:`Fetch`
+(stream this URL into a sink) and :class:`Sleep` (wait). ``Client`` drives flows with
+blocking httpx and ``time.sleep``; ``AsyncClient`` with ``await``. The policies live here,
+once: the paid submit is never retried after it may have reached the server, reads are
+retried with capped, jittered backoff honouring ``Retry-After``, polling grows to a cap and
+stops at its own deadline.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, BinaryIO, TypeVar
+
+import httpx
+
+from luma_nb import _wire
+from luma_nb.config import RetryPolicy, Settings, origin_of
+from luma_nb.errors import (
+    APIError,
+    LumaError,
+    RateLimitError,
+    ServerError,
+    SubmitOutcomeUnknownError,
+    TransportError,
+    UnexpectedResponseError,
+    WaitTimeoutError,
+)
+from luma_nb.models import Task, VideoRequest
+
+T = TypeVar("T")
+
+#: The API's own default for the sync hold, used to size the HTTP read timeout.
+API_DEFAULT_TIMEOUT = 300.0
+#: How much longer than the API ``timeout`` a sync call's HTTP read timeout is.
+SYNC_READ_MARGIN = 30.0
+
+
+@dataclass(frozen=True)
+class Send:
+    """Make one JSON request. ``authorized`` adds the bearer token (API host only)."""
+
+    method: str
+    url: str
+    json: Mapping[str, Any]
+    authorized: bool = True
+    read_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """GET ``url``; on 2xx stream the body into ``sink``, else read it into the response."""
+
+    url: str
+    sink: BinaryIO
+    authorized: bool = False
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait this many seconds."""
+
+    seconds: float
+
+
+Step = Send | Fetch | Sleep
+Flow = Generator[Step, Any, T]
+OnUpdate = Callable[[Task], object]
+
+# Never sent a byte: safe to retry even the paid submit.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Our own mistakes: retrying cannot help.
+_LOCAL = (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL)
+
+
+class Core:
+    """Builds requests, reads answers and owns the retry and polling policies."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float],
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self._sent: dict[str, VideoRequest] = {}
+
+    # ------------------------------------------------------------------ helpers
+
+    def url(self, path: str) -> str:
+        """Absolute URL of an API path."""
+        return self.settings.base_url + path
+
+    def is_api_url(self, url: str) -> bool:
+        """True when ``url`` is on the API's origin: only then may the token go with it."""
+        return origin_of(url) == self.settings.api_origin
+
+    def backoff(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before retry number ``attempt`` (0-based)."""
+        policy: RetryPolicy = self.settings.retry
+        delay = min(policy.cap, policy.base * 2**attempt)
+        delay *= 1 - policy.jitter * self.rng.random()
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, policy.max_retry_after))
+        return float(delay)
+
+    def _error(self, response: httpx.Response) -> APIError:
+        return _wire.error_from_answer(
+            response.status_code,
+            response.content,
+            response.headers,
+            secret=self.settings.token.reveal(),
+        )
+
+    def _decode(self, response: httpx.Response) -> dict[str, Any]:
+        return _wire.decode_object(
+            response.status_code, response.content, secret=self.settings.token.reveal()
+        )
+
+    def _transport_error(self, exc: Exception, what: str) -> TransportError:
+        return TransportError(
+            f"{what} failed: {type(exc).__name__}: {_scrub(str(exc), self.settings)}"
+        )
+
+    # ------------------------------------------------------------------ submit
+
+    def submit(self, request: VideoRequest, *, sync: bool = False) -> Flow[Task]:
+        """POST /luma/videos once. Retried only when it surely did not reach the server."""
+        body = request.to_body(async_mode=not sync)
+        read_timeout = None
+        if sync:
+            read_timeout = (request.timeout or API_DEFAULT_TIMEOUT) + SYNC_READ_MARGIN
+        max_retries = self.settings.retry.max_retries
+        attempt = 0
+        while True:
+            try:
+                response = yield Send("POST", self.url(_wire.VIDEOS_PATH), body, True, read_timeout)
+            except _NOT_SENT as exc:
+                if attempt < max_retries:
+                    yield Sleep(self.backoff(attempt))
+                    attempt += 1
+                    continue
+                raise self._transport_error(exc, "submitting the video request") from exc
+            except _LOCAL as exc:
+                raise self._transport_error(exc, "submitting the video request") from exc
+            except httpx.TransportError as exc:
+                cause = self._transport_error(exc, "submitting the video request")
+                raise _unknown_outcome(cause) from exc
+            status = response.status_code
+            if status == 429 and attempt < max_retries:
+                # An explicit refusal: nothing was processed, so a retry cannot bill twice.
+                retry_after = _wire.parse_retry_after(response.headers)
+                yield Sleep(self.backoff(attempt, retry_after))
+                attempt += 1
+                continue
+            return self._read_submit_answer(response, request, sync)
+
+    def _read_submit_answer(
+        self, response: httpx.Response, request: VideoRequest, sync: bool
+    ) -> Task:
+        status = response.status_code
+        if status >= 500:
+            failed = self._failed_sync_task(response, request) if sync else None
+            if failed is not None:
+                return failed
+            raise _unknown_outcome(self._error(response))
+        if not 200 <= status < 300:
+            raise self._error(response)
+        try:
+            body = self._decode(response)
+        except UnexpectedResponseError as exc:
+            raise _unknown_outcome(exc) from None
+        if _wire.is_error_envelope(body):
+            raise self._error(response)
+        backend = self.settings.backend
+        if sync:
+            task = Task.from_sync_response(body, sent=request, backend=backend)
+            if not task.id:
+                raise _unknown_outcome(
+                    UnexpectedResponseError(
+                        "the sync answer carries no task_id", status_code=status
+                    )
+                )
+            self._sent[task.id] = request
+            return task
+        task_id, trace_id = _wire.parse_ack(body)
+        if task_id is None:
+            raise _unknown_outcome(
+                UnexpectedResponseError(
+                    "the API accepted the request but sent no task_id: "
+                    f"{_wire.snippet(response.content, secret=self.settings.token.reveal())!r}",
+                    status_code=status,
+                )
+            )
+        self._sent[task_id] = request
+        return Task(
+            id=task_id, trace_id=trace_id, sent=request, backend=backend, request=request.to_body()
+        )
+
+    def _failed_sync_task(self, response: httpx.Response, request: VideoRequest) -> Task | None:
+        """A sync 5xx that names its task and says it failed is an answer, not a mystery."""
+        try:
+            body = self._decode(response)
+        except UnexpectedResponseError:
+            return None
+        if not body.get("task_id") or body.get("success") is not False:
+            return None
+        task = Task.from_sync_response(body, sent=request, backend=self.settings.backend)
+        if not task.failed:
+            return None
+        self._sent[task.id] = request
+        return task
+
+    # ------------------------------------------------------------------ reads
+
+    def _query(
+        self, body: Mapping[str, Any], deadline: float | None = None
+    ) -> Flow[dict[str, Any]]:
+        """POST /luma/tasks with retries on network errors, 429, 5xx and garbled answers.
+
+        A retry that would sleep past ``deadline`` (a wait's own) is not made: the error is
+        raised at once so the wait can stop on time.
+        """
+        max_retries = self.settings.retry.max_retries
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            cause: BaseException | None = None
+            try:
+                response = yield Send("POST", self.url(_wire.TASKS_PATH), body)
+            except _LOCAL as exc:
+                raise self._transport_error(exc, "querying the task") from exc
+            except httpx.TransportError as exc:
+                error: LumaError = self._transport_error(exc, "querying the task")
+                cause = exc
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    try:
+                        answer = self._decode(response)
+                    except UnexpectedResponseError as exc:
+                        error = exc
+                    else:
+                        if _wire.is_error_envelope(answer):
+                            raise self._error(response)
+                        return answer
+                else:
+                    error = self._error(response)
+                    if not isinstance(error, (RateLimitError, ServerError)):
+                        raise error
+                    retry_after = _wire.parse_retry_after(response.headers)
+            delay = self.backoff(attempt, retry_after)
+            if attempt >= max_retries or (deadline is not None and self.clock() + delay > deadline):
+                raise error from cause
+            yield Sleep(delay)
+            attempt += 1
+
+    def get_task(self, task_id: str, deadline: float | None = None) -> Flow[Task]:
+        """Retrieve one task record."""
+        answer = yield from self._query(_wire.retrieve_body(task_id), deadline)
+        return self._task(answer, task_id)
+
+    def get_tasks(self, task_ids: list[str], deadline: float | None = None) -> Flow[list[Task]]:
+        """Retrieve many records, 50 ids per request; ids the server did not return are left out."""
+        found: list[Task] = []
+        for start in range(0, len(task_ids), _wire.BATCH_LIMIT):
+            chunk = task_ids[start : start + _wire.BATCH_LIMIT]
+            answer = yield from self._query(_wire.retrieve_batch_body(chunk), deadline)
+            items = answer.get("items")
+            if not isinstance(items, list):
+                data = answer.get("data")
+                items = data if isinstance(data, list) else []
+            for item in items:
+                if isinstance(item, Mapping):
+                    task = self._task(item, None)
+                    if task.id:
+                        found.append(task)
+        return found
+
+    def _task(self, record: Mapping[str, Any], task_id: str | None) -> Task:
+        """Parse a record, attaching what this client sent for it (if it submitted it)."""
+        record_id = record.get("id")
+        if not (isinstance(record_id, str) and record_id) and task_id:
+            record = {**record, "id": task_id}
+            record_id = task_id
+        sent = self._sent.get(record_id) if isinstance(record_id, str) else None
+        return Task.from_record(record, sent=sent, backend=self.settings.backend)
+
+    # ------------------------------------------------------------------ waiting
+
+    def wait(
+        self,
+        task_ids: list[str],
+        *,
+        max_wait: float | None,
+        on_update: OnUpdate | None,
+        known: list[Task] | None = None,
+    ) -> Flow[list[Task]]:
+        """Poll until every task is terminal or the deadline passes.
+
+        One request per round per 50 tasks. Transient errors (network, 429, 5xx) are
+        tolerated until the deadline; other errors end the wait at once. ``known`` are
+        records already seen (and reported), so ``on_update`` hears only of changes.
+        """
+        ids = list(dict.fromkeys(task_ids))
+        poll = self.settings.poll
+        budget = poll.max_wait if max_wait is None else max_wait
+        started = self.clock()
+        deadline = started + budget
+        latest: dict[str, Task] = {task.id: task for task in known or ()}
+        interval = poll.initial
+        pending = ids
+        while True:
+            try:
+                if len(pending) == 1:
+                    fresh = [(yield from self.get_task(pending[0], deadline))]
+                else:
+                    fresh = yield from self.get_tasks(pending, deadline)
+            except (TransportError, ServerError, RateLimitError, UnexpectedResponseError):
+                fresh = []
+            for task in fresh:
+                before = latest.get(task.id)
+                latest[task.id] = task
+                if on_update is not None and (
+                    before is None
+                    or (before.state, before.raw_state) != (task.state, task.raw_state)
+                ):
+                    on_update(task)
+            pending = [i for i in pending if i not in latest or not latest[i].is_terminal]
+            if not pending:
+                return [latest[i] for i in ids]
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise WaitTimeoutError(
+                    pending,
+                    waited=self.clock() - started,
+                    last={i: latest[i] for i in pending if i in latest},
+                )
+            yield Sleep(min(interval, remaining))
+            interval = min(interval * poll.factor, poll.maximum)
+
+    # ------------------------------------------------------------------ media
+
+    def fetch(self, url: str, sink: BinaryIO) -> Flow[httpx.Response]:
+        """Stream a media URL into ``sink``; the token goes only to the API's own origin."""
+        authorized = self.is_api_url(url)
+        max_retries = self.settings.retry.max_retries
+        attempt = 0
+        while True:
+            sink.seek(0)
+            sink.truncate()
+            try:
+                response = yield Fetch(url, sink, authorized)
+            except _LOCAL as exc:
+                raise self._transport_error(exc, "downloading the video") from exc
+            except httpx.TransportError as exc:
+                if attempt >= max_retries:
+                    raise self._transport_error(exc, "downloading the video") from exc
+            else:
+                if 200 <= response.status_code < 300:
+                    fetched: httpx.Response = response
+                    return fetched
+                error = self._error(response)
+                transient = response.status_code >= 500 or response.status_code == 429
+                if not transient or attempt >= max_retries:
+                    raise error
+            yield Sleep(self.backoff(attempt))
+            attempt += 1
+
+
+def _unknown_outcome(cause: LumaError) -> SubmitOutcomeUnknownError:
+    status = getattr(cause, "status_code", None)
+    code = getattr(cause, "code", None)
+    trace_id = getattr(cause, "trace_id", None)
+    text = (
+        "the submit may or may not have reached the server, so it was not retried (a retry "
+        "could bill twice). Check your task list (or luma_nb's session log) before you "
+        f"resubmit. Cause: {cause}"
+    )
+    return SubmitOutcomeUnknownError(
+        text, cause=cause, status_code=status, code=code, trace_id=trace_id
+    )
+
+
+def _scrub(text: str, settings: Settings) -> str:
+    secret = settings.token.reveal()
+    return text.replace(secret, "********") if secret else text

@@ -1,0 +1,211 @@
+"""The wire format: request bodies of ``/luma/tasks`` and reading answers into models or errors.
+
+Sans-I/O: these functions take status codes, headers and bytes, never a socket.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from luma_nb.errors import (
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    InsufficientBalanceError,
+    ModerationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TokenMismatchError,
+    UnexpectedResponseError,
+)
+from luma_nb.models import parse_error
+
+VIDEOS_PATH = "/luma/videos"
+TASKS_PATH = "/luma/tasks"
+#: retrieve_batch is kept at this many ids per request (advice of the official MCP server).
+BATCH_LIMIT = 50
+
+_BY_CODE: dict[str, type[APIError]] = {
+    "bad_request": BadRequestError,
+    "api_not_implemented": BadRequestError,
+    "request_too_large": BadRequestError,
+    "token_mismatched": TokenMismatchError,
+    "no_token": AuthenticationError,
+    "disabled": AuthenticationError,
+    "invalid_token": AuthenticationError,
+    "token_expired": AuthenticationError,
+    "forbidden": ModerationError,
+    "used_up": InsufficientBalanceError,
+    "no_api": NotFoundError,
+    "not_found": NotFoundError,
+    "too_many_requests": RateLimitError,
+    "api_error": ServerError,
+    "busy": ServerError,
+    "timeout": APITimeoutError,
+}
+
+_BY_STATUS: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    413: BadRequestError,
+    429: RateLimitError,
+    504: APITimeoutError,
+}
+
+_SNIPPET_CHARS = 300
+
+
+def retrieve_body(task_id: str) -> dict[str, Any]:
+    """Body of a single task query."""
+    return {"action": "retrieve", "id": task_id}
+
+
+def retrieve_batch_body(task_ids: list[str]) -> dict[str, Any]:
+    """Body of a batch task query (at most :data:`BATCH_LIMIT` ids)."""
+    if len(task_ids) > BATCH_LIMIT:
+        raise ValueError(f"a batch holds at most {BATCH_LIMIT} ids")
+    return {"action": "retrieve_batch", "ids": list(task_ids)}
+
+
+def decode_json(status: int, content: bytes, *, secret: str | None = None) -> Any:
+    """Decode a JSON body or raise :class:`UnexpectedResponseError` quoting the text
+    (with ``secret`` scrubbed from the quote)."""
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        raise UnexpectedResponseError(
+            "the API answered with something that is not JSON: "
+            f"{snippet(content, secret=secret)!r}",
+            status_code=status,
+        ) from None
+
+
+def decode_object(status: int, content: bytes, *, secret: str | None = None) -> dict[str, Any]:
+    """Decode a JSON object; anything else is an :class:`UnexpectedResponseError`."""
+    value = decode_json(status, content, secret=secret)
+    if not isinstance(value, dict):
+        raise UnexpectedResponseError(
+            f"expected a JSON object from the API, got {type(value).__name__}", status_code=status
+        )
+    return value
+
+
+def error_from_answer(
+    status: int, content: bytes, headers: Mapping[str, str], *, secret: str | None = None
+) -> APIError:
+    """Turn an error answer into the typed error: by ``error.code`` first, then by status.
+
+    ``secret`` is scrubbed from any text the server sent back.
+    """
+    code = "unknown"
+    message = ""
+    trace_id: str | None = None
+    try:
+        body: Any = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        error = parse_error(body.get("error"), fallback=f"HTTP {status}")
+        code, message = error.code, error.message
+        raw_error = body.get("error")
+        trace = body.get("trace_id") or (
+            raw_error.get("trace_id") if isinstance(raw_error, dict) else None
+        )
+        trace_id = trace if isinstance(trace, str) else None
+        if not isinstance(raw_error, (dict, str)) or not raw_error:
+            message = _first_text(body) or f"HTTP {status} without an error message"
+    else:
+        message = snippet(content) or f"HTTP {status} with an empty body"
+    if secret:
+        # After snipping too: a JSON message can quote the token as well.
+        message = message.replace(secret, "********")
+    cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
+    if cls is None:
+        cls = (
+            ServerError
+            if status >= 500
+            else (BadRequestError if 400 <= status < 500 else UnexpectedResponseError)
+        )
+    if cls is RateLimitError:
+        return RateLimitError(
+            message,
+            status_code=status,
+            code=code,
+            trace_id=trace_id,
+            retry_after=parse_retry_after(headers),
+        )
+    return cls(message, status_code=status, code=code, trace_id=trace_id)
+
+
+def is_error_envelope(body: Mapping[str, Any]) -> bool:
+    """True for a 2xx body that is really an error: it has ``error`` and nothing of a task
+    (no ``task_id``, ``id``, ``response`` or ``items``), whether or not ``success`` is sent."""
+    if not body.get("error") or body.get("success") is True:
+        return False
+    return not any(body.get(key) for key in ("task_id", "id", "response", "items"))
+
+
+def parse_ack(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(task_id, trace_id) of an async acknowledgement: top level, then ``data``, then ``id``."""
+    task_id = body.get("task_id")
+    data = body.get("data")
+    if not isinstance(task_id, str) and isinstance(data, Mapping):
+        task_id = data.get("task_id")
+    if not isinstance(task_id, str):
+        task_id = body.get("id")
+    trace_id = body.get("trace_id")
+    return (
+        task_id if isinstance(task_id, str) and task_id else None,
+        trace_id if isinstance(trace_id, str) else None,
+    )
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), if any."""
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+def snippet(content: bytes, *, secret: str | None = None) -> str:
+    """A short, single-line, tag-free excerpt of a body, for error messages.
+
+    ``secret`` is replaced by asterisks: a proxy page may echo the Authorization header.
+    """
+    text = content[: _SNIPPET_CHARS * 4].decode("utf-8", errors="replace")
+    if secret:
+        text = text.replace(secret, "********")
+    text = re.sub(r"<[^>]*>", " ", text)
+    text = " ".join(text.split())
+    return text[:_SNIPPET_CHARS] + ("..." if len(text) > _SNIPPET_CHARS else "")
+
+
+def _first_text(body: Mapping[str, Any]) -> str | None:
+    for key in ("message", "detail", "msg"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

@@ -1,0 +1,202 @@
+"""Choosing the backend: the real API when there is a token, else the built-in simulator.
+
+``connect()`` is the one place that decides. Order: the ``backend`` argument, then
+``LUMA_NB_BACKEND`` (``api`` / ``simulator`` / ``auto``), then auto: a token (argument or
+``ACEDATACLOUD_API_TOKEN``) means the real API; a loopback ``ACEDATACLOUD_API_BASE_URL`` means
+a simulator you started with ``python -m luma_nb.simulator``; otherwise the in-process
+simulator, announced by a banner so nobody mistakes its clips for real ones.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import os
+import sys
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any, Literal, overload
+from urllib.parse import urlsplit
+
+from luma_nb._jupyter import display_html, in_notebook
+from luma_nb.config import BASE_URL_ENV, TOKEN_ENV, PollPolicy, Secret
+from luma_nb.errors import ConfigError
+
+if TYPE_CHECKING:
+    from luma_nb.client import AsyncClient, Client
+    from luma_nb.simulator import Simulator
+
+__all__ = ["SIMULATOR_POLL", "connect", "simulator_of"]
+
+BACKEND_ENV = "LUMA_NB_BACKEND"
+SPEED_ENV = "LUMA_NB_SIM_SPEED"
+#: Polling the in-process simulator costs nothing, so it is polled briskly.
+SIMULATOR_POLL = PollPolicy(initial=0.4, factor=1.25, maximum=2.0, max_wait=900.0)
+# Any non-empty token is accepted by the simulator; this one says what it is.
+_SIMULATOR_TOKEN = "luma-nb-simulator"  # noqa: S105 (not a secret)
+
+_simulators: weakref.WeakKeyDictionary[Any, Simulator] = weakref.WeakKeyDictionary()
+
+_shared: Simulator | None = None
+_shared_lock = threading.Lock()
+
+Backend = Literal["auto", "api", "simulator"]
+
+
+@overload
+def connect(
+    token: str | None = ...,
+    *,
+    backend: Backend | None = ...,
+    asynchronous: Literal[False] = ...,
+    banner: bool = ...,
+    simulator: Simulator | None = ...,
+    **options: Any,
+) -> Client: ...
+
+
+@overload
+def connect(
+    token: str | None = ...,
+    *,
+    backend: Backend | None = ...,
+    asynchronous: Literal[True],
+    banner: bool = ...,
+    simulator: Simulator | None = ...,
+    **options: Any,
+) -> AsyncClient: ...
+
+
+def connect(
+    token: str | None = None,
+    *,
+    backend: Backend | None = None,
+    asynchronous: bool = False,
+    banner: bool = True,
+    simulator: Simulator | None = None,
+    **options: Any,
+) -> Client | AsyncClient:
+    """Return a client for the real API, or for the simulator when there is no token.
+
+    Parameters
+    ----------
+    token : str, optional
+        The API token; defaults to ``ACEDATACLOUD_API_TOKEN``.
+    backend : {"auto", "api", "simulator"}, optional
+        Force a backend; defaults to ``LUMA_NB_BACKEND``, else ``"auto"``.
+    asynchronous : bool
+        Return an :class:`~luma_nb.AsyncClient` instead of a :class:`~luma_nb.Client`.
+    banner : bool
+        Announce a simulated backend (in the notebook, or on stderr outside it).
+    simulator : Simulator, optional
+        The in-process simulator to use (default: one shared per process, running
+        ``LUMA_NB_SIM_SPEED`` times faster than real time, 60 unless set).
+    **options
+        Passed to the client (``timeout``, ``max_retries``, ``poll``, ``cache_dir``...).
+    """
+    choice = _choose(token, backend)
+    if choice == "api":
+        base_url = options.pop("base_url", None) or os.environ.get(BASE_URL_ENV)
+        label = "simulator" if base_url and _is_loopback(base_url) else "api"
+        secret = (
+            token
+            or os.environ.get(TOKEN_ENV)
+            or (_SIMULATOR_TOKEN if label == "simulator" else None)
+        )
+        if label == "simulator":
+            options.setdefault("poll", SIMULATOR_POLL)
+            if banner:
+                _announce(f"a simulator at {base_url}")
+        return _client(asynchronous, secret, base_url=base_url, backend=label, **options)
+
+    sim = simulator or _shared_simulator()
+    options.setdefault("poll", SIMULATOR_POLL)
+    client = _client(
+        asynchronous,
+        Secret(_SIMULATOR_TOKEN),
+        base_url=sim.base_url,
+        transport=sim.transport(),
+        backend="simulator",
+        **options,
+    )
+    _simulators[client] = sim
+    if banner:
+        _announce("the built-in simulator")
+    return client
+
+
+def _shared_simulator() -> Simulator:
+    """One in-process simulator per Python process: like a server, it outlives clients, so
+    a new client (after ``luma_nb.reset()``) still finds the tasks submitted before."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            from luma_nb.simulator import Simulator
+
+            _shared = Simulator(speed=_speed())
+        return _shared
+
+
+def simulator_of(client: Client | AsyncClient) -> Simulator | None:
+    """The in-process simulator behind a client made by :func:`connect`, if any."""
+    return _simulators.get(client)
+
+
+def _choose(token: str | None, backend: str | None) -> str:
+    choice = backend or os.environ.get(BACKEND_ENV) or "auto"
+    if choice not in ("auto", "api", "simulator"):
+        raise ConfigError(f"backend must be 'auto', 'api' or 'simulator', not {choice!r}")
+    if choice != "auto":
+        return choice
+    if token or os.environ.get(TOKEN_ENV, "").strip():
+        return "api"
+    base_url = os.environ.get(BASE_URL_ENV)
+    if base_url and _is_loopback(base_url):
+        return "api"
+    return "simulator"
+
+
+def _client(asynchronous: bool, token: str | Secret | None, **options: Any) -> Client | AsyncClient:
+    from luma_nb.client import AsyncClient, Client
+
+    if asynchronous:
+        return AsyncClient(token, **options)
+    return Client(token, **options)
+
+
+def _speed() -> float:
+    raw = os.environ.get(SPEED_ENV)
+    if not raw:
+        return 60.0
+    try:
+        speed = float(raw)
+    except ValueError:
+        raise ConfigError(f"{SPEED_ENV} must be a number, not {raw!r}") from None
+    if not speed > 0:
+        raise ConfigError(f"{SPEED_ENV} must be positive, not {raw!r}")
+    return speed
+
+
+def _is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _announce(where: str) -> None:
+    text = (
+        f"luma_nb: videos come from {where}: they are SIMULATED clips, free, made "
+        f"locally. Set {TOKEN_ENV} (or pass a token) to use the real Luma API."
+    )
+    if in_notebook():
+        display_html(
+            '<div class="luma-nb-banner" style="padding:6px 10px;border-left:4px solid '
+            '#d97706;background:rgba(217,119,6,.12);font-family:sans-serif;font-size:13px">'
+            f"<b>Simulated backend.</b> {html.escape(text)}</div>"
+        )
+    else:
+        print(text, file=sys.stderr)

@@ -1,0 +1,832 @@
+"""``Client`` and ``AsyncClient``: thin httpx shells over the protocol core.
+
+Both have the same constructor and method names; every policy (validation, retries,
+polling, error mapping) lives once in :mod:`luma_nb._flows`. The sync client needs no event
+loop at all, so it works in any notebook cell; the async one is awaited at top level.
+
+Example
+-------
+>>> import luma_nb
+>>> client = luma_nb.Client()          # token from ACEDATACLOUD_API_TOKEN  # doctest: +SKIP
+>>> video = client.generate("a paper boat on a rainy street", aspect_ratio="9:16")  # doctest: +SKIP
+>>> video.video_url  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from luma_nb._flows import Core, Fetch, Flow, OnUpdate, Send, Sleep
+from luma_nb._media_cache import MediaCache
+from luma_nb._version import __version__
+from luma_nb.config import PollPolicy, Secret, Settings
+from luma_nb.errors import GenerationFailedError, ValidationError
+from luma_nb.models import Task, Video, VideoRequest, check_http_url
+
+__all__ = ["AsyncClient", "Client"]
+
+T = TypeVar("T")
+#: Longest a single wait may be asked to last (a week); anything above is a typo.
+MAX_WAIT_LIMIT = 7 * 24 * 3600.0
+
+_REQUEST_OPTIONS = (
+    "aspect_ratio",
+    "loop",
+    "enhancement",
+    "start_image_url",
+    "end_image_url",
+    "callback_url",
+    "timeout",
+    "max_wait",
+    "on_update",
+    "sync",
+    "video_id",
+    "video_url",
+    "prompt",
+    "action",
+)
+_NOT_PARAMETERS = {
+    "model": "the Luma API has no model parameter",
+    "duration": "the Luma API has no duration parameter (a generation is about 5 s)",
+    "seed": "the Luma API has no seed parameter",
+    "negative_prompt": "the Luma API has no negative prompt",
+    "image_url": "use start_image_url= (first frame) or end_image_url= (last frame)",
+    "image_urls": "use start_image_url= (first frame) or end_image_url= (last frame)",
+    "resolution": "the Luma API has no resolution parameter; use aspect_ratio=",
+}
+
+
+class _ClientBase:
+    """What the two clients share: settings, validation of arguments, the media cache."""
+
+    def __init__(
+        self,
+        token: str | Secret | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        poll: PollPolicy | None = None,
+        backend: str | None = None,
+        cache_dir: str | Path | None = None,
+        clock: Callable[[], float] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = Settings.resolve(
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            poll=poll,
+            backend=backend,
+        )
+        self._core = Core(self._settings, clock=clock or time.monotonic, rng=rng)
+        self._cache = MediaCache(cache_dir)
+
+    @property
+    def settings(self) -> Settings:
+        """The resolved settings (the token inside is masked)."""
+        return self._settings
+
+    @property
+    def backend(self) -> str:
+        """``"api"`` or ``"simulator"``: which backend this client talks to."""
+        return self._settings.backend
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL."""
+        return self._settings.base_url
+
+    @property
+    def cache(self) -> MediaCache:
+        """The media cache used by :meth:`download`."""
+        return self._cache
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, backend={self.backend!r})"
+
+    def _http_options(self) -> dict[str, Any]:
+        return {
+            "timeout": httpx.Timeout(
+                self._settings.timeout, connect=min(10.0, self._settings.timeout)
+            ),
+            "headers": {"accept": "application/json", "user-agent": f"luma_nb/{__version__}"},
+            "follow_redirects": False,
+        }
+
+    def _headers(self, authorized: bool, *, json_body: bool) -> dict[str, str]:
+        headers = {"content-type": "application/json"} if json_body else {}
+        if authorized:
+            headers["authorization"] = f"Bearer {self._settings.token.reveal()}"
+        return headers
+
+    def _timeout(self, read_timeout: float | None) -> httpx.Timeout | None:
+        if read_timeout is None:
+            return None
+        return httpx.Timeout(self._settings.timeout, read=read_timeout)
+
+    @staticmethod
+    def _check_wait(max_wait: object, on_update: object) -> None:
+        if max_wait is not None and (
+            not isinstance(max_wait, (int, float))
+            or isinstance(max_wait, bool)
+            or not math.isfinite(max_wait)
+            or not 0 < max_wait <= MAX_WAIT_LIMIT
+        ):
+            raise ValidationError(
+                f"max_wait must be seconds in (0, {MAX_WAIT_LIMIT:.0f}], not {max_wait!r}",
+                field="max_wait",
+            )
+        if on_update is not None and not callable(on_update):
+            raise ValidationError("on_update must be a callable taking a Task", field="on_update")
+
+    @staticmethod
+    def _ids(task_ids: Iterable[str | Task] | str) -> list[str]:
+        if isinstance(task_ids, (str, Task)):
+            raise ValidationError("pass a list of task ids", field="task_ids")
+        ids = [_task_id(t) for t in task_ids]
+        if not ids:
+            raise ValidationError("no task ids given", field="task_ids")
+        return ids
+
+    def _media_url(self, video: Video | Task | str) -> str:
+        if isinstance(video, Task):
+            if video.video is None:
+                raise ValidationError(f"task {video.id} has no video (state {video.state.value})")
+            video = video.video
+        url = video.video_url if isinstance(video, Video) else video
+        check_http_url("" if url is None else url, "video_url")  # None is no URL here
+        return str(url)
+
+    @staticmethod
+    def _finished(task: Task) -> Video:
+        if task.video is None:
+            raise GenerationFailedError(task)
+        return task.video
+
+
+def build_request(
+    action: str,
+    *,
+    prompt: object,
+    video: str | Video | None = None,
+    video_url: object = None,
+    options: dict[str, Any],
+    unknown: dict[str, object],
+) -> VideoRequest:
+    """Build a validated request from keyword arguments (shared by clients and helpers).
+
+    ``video`` may be a :class:`Video`; unknown keywords raise a ValidationError with a hint.
+    """
+    _reject_unknown(unknown)
+    video_id: object = video
+    if isinstance(video, Video):
+        video_id = video.video_id
+        if video_id is None and video_url is None:
+            video_url = video.video_url
+    return VideoRequest(
+        action=action,  # type: ignore[arg-type]
+        prompt=prompt,  # type: ignore[arg-type]
+        video_id=video_id,  # type: ignore[arg-type]
+        video_url=video_url,  # type: ignore[arg-type]
+        **options,
+    )
+
+
+def _task_id(task: str | Task) -> str:
+    value = task.id if isinstance(task, Task) else task
+    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+        raise ValidationError(
+            f"a task id must be a non-empty string, not {value!r}", field="task_id"
+        )
+    return value
+
+
+def _reject_unknown(unknown: dict[str, object]) -> None:
+    if not unknown:
+        return
+    name = sorted(unknown)[0]
+    hint = _NOT_PARAMETERS.get(name)
+    if hint is None:
+        close = difflib.get_close_matches(name, _REQUEST_OPTIONS, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "see help(luma_nb.Client.generate)"
+    raise ValidationError(f"unknown parameter {name!r}: {hint}", field=name)
+
+
+def _options(
+    aspect_ratio: str | None,
+    loop: bool,
+    enhancement: bool,
+    start_image_url: str | None,
+    end_image_url: str | None,
+    callback_url: str | None,
+    timeout: float | None,
+) -> dict[str, Any]:
+    return {
+        "aspect_ratio": aspect_ratio,
+        "loop": loop,
+        "enhancement": enhancement,
+        "start_image_url": start_image_url,
+        "end_image_url": end_image_url,
+        "callback_url": callback_url,
+        "timeout": timeout,
+    }
+
+
+class Client(_ClientBase):
+    """A blocking client of the Luma video API.
+
+    Parameters
+    ----------
+    token : str, optional
+        The API token; defaults to ``ACEDATACLOUD_API_TOKEN``. Never shown in any repr.
+    base_url : str, optional
+        Defaults to ``ACEDATACLOUD_API_BASE_URL``, else ``https://api.acedata.cloud``.
+    timeout : float, optional
+        HTTP timeout in seconds (default 30). Separate from the API ``timeout`` field and
+        from the wait deadline ``max_wait``.
+    max_retries : int, optional
+        Retries of reads (and of submits that surely never left), default 4.
+    transport : httpx.BaseTransport, optional
+        Any httpx transport: ``httpx.MockTransport`` in tests, the simulator's transport.
+    poll : PollPolicy, optional
+        Polling cadence and default ``max_wait``.
+    backend : str, optional
+        Label stamped on results: ``"api"`` (default) or ``"simulator"``.
+    cache_dir : path, optional
+        Media cache folder (see :mod:`luma_nb._media_cache`).
+    sleep, clock, rng :
+        Injectable time and randomness, for tests.
+    """
+
+    def __init__(
+        self,
+        token: str | Secret | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        transport: httpx.BaseTransport | None = None,
+        poll: PollPolicy | None = None,
+        backend: str | None = None,
+        cache_dir: str | Path | None = None,
+        sleep: Callable[[float], object] | None = None,
+        clock: Callable[[], float] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            poll=poll,
+            backend=backend,
+            cache_dir=cache_dir,
+            clock=clock,
+            rng=rng,
+        )
+        self._sleep = sleep or time.sleep
+        self._http = httpx.Client(transport=transport, **self._http_options())
+
+    # ------------------------------------------------------------------ driving
+
+    def _run(self, flow: Flow[T]) -> T:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Sleep):
+                    self._sleep(step.seconds)
+                    step = flow.send(None)
+                    continue
+                try:
+                    answer = self._perform(step)
+                except httpx.TransportError as exc:
+                    step = flow.throw(exc)
+                else:
+                    step = flow.send(answer)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    def _perform(self, step: Send | Fetch) -> httpx.Response:
+        if isinstance(step, Send):
+            kwargs: dict[str, Any] = {}
+            timeout = self._timeout(step.read_timeout)
+            if timeout is not None:
+                kwargs["timeout"] = timeout
+            return self._http.request(
+                step.method,
+                step.url,
+                json=step.json,
+                headers=self._headers(step.authorized, json_body=True),
+                **kwargs,
+            )
+        with self._http.stream(
+            "GET", step.url, headers=self._headers(step.authorized, json_body=False)
+        ) as response:
+            if 200 <= response.status_code < 300:
+                for chunk in response.iter_bytes():
+                    step.sink.write(chunk)
+            else:
+                response.read()
+            return response
+
+    # ------------------------------------------------------------------ API
+
+    def submit(
+        self,
+        prompt: str | VideoRequest | None = None,
+        *,
+        action: str = "generate",
+        video_id: str | Video | None = None,
+        video_url: str | None = None,
+        aspect_ratio: str | None = None,
+        loop: bool = False,
+        enhancement: bool = True,
+        start_image_url: str | None = None,
+        end_image_url: str | None = None,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        sync: bool = False,
+        **unknown: object,
+    ) -> Task:
+        """Submit one request and return its task without waiting.
+
+        In async mode (the default) the task id comes back at once. With ``sync=True`` one
+        blocking POST waits for the finished video (HTTP read timeout = API ``timeout`` +
+        30 s) and the returned task is terminal. The submit is never retried once it may
+        have reached the server: see :class:`~luma_nb.errors.SubmitOutcomeUnknownError`.
+        """
+        if isinstance(prompt, VideoRequest):
+            _reject_unknown(unknown)
+            request = prompt
+        else:
+            request = build_request(
+                action,
+                prompt=prompt,
+                video=video_id,
+                video_url=video_url,
+                options=_options(
+                    aspect_ratio,
+                    loop,
+                    enhancement,
+                    start_image_url,
+                    end_image_url,
+                    callback_url,
+                    timeout,
+                ),
+                unknown=unknown,
+            )
+        if not isinstance(sync, bool):
+            raise ValidationError(f"sync must be True or False, not {sync!r}", field="sync")
+        return self._run(self._core.submit(request, sync=sync))
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        aspect_ratio: str = "16:9",
+        loop: bool = False,
+        enhancement: bool = True,
+        start_image_url: str | None = None,
+        end_image_url: str | None = None,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        max_wait: float | None = None,
+        on_update: OnUpdate | None = None,
+        sync: bool = False,
+        **unknown: object,
+    ) -> Video:
+        """Generate a video from a prompt and return it when it is finished.
+
+        Raises
+        ------
+        ValidationError
+            Bad input, before any request.
+        GenerationFailedError
+            The task failed; ``.task`` holds it.
+        WaitTimeoutError
+            ``max_wait`` passed; the task may still finish (re-attach with :meth:`wait`).
+        """
+        request = build_request(
+            "generate",
+            prompt=prompt,
+            options=_options(
+                aspect_ratio,
+                loop,
+                enhancement,
+                start_image_url,
+                end_image_url,
+                callback_url,
+                timeout,
+            ),
+            unknown=unknown,
+        )
+        return self._complete(request, max_wait=max_wait, on_update=on_update, sync=sync)
+
+    def extend(
+        self,
+        video_id: str | Video | None = None,
+        *,
+        video_url: str | None = None,
+        prompt: str | None = None,
+        aspect_ratio: str | None = None,
+        loop: bool = False,
+        enhancement: bool = True,
+        start_image_url: str | None = None,
+        end_image_url: str | None = None,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        max_wait: float | None = None,
+        on_update: OnUpdate | None = None,
+        sync: bool = False,
+        **unknown: object,
+    ) -> Video:
+        """Continue an earlier video (by ``video_id``, a :class:`Video`, or ``video_url``)."""
+        request = build_request(
+            "extend",
+            prompt=prompt,
+            video=video_id,
+            video_url=video_url,
+            options=_options(
+                aspect_ratio,
+                loop,
+                enhancement,
+                start_image_url,
+                end_image_url,
+                callback_url,
+                timeout,
+            ),
+            unknown=unknown,
+        )
+        return self._complete(request, max_wait=max_wait, on_update=on_update, sync=sync)
+
+    def _complete(
+        self,
+        request: VideoRequest,
+        *,
+        max_wait: float | None,
+        on_update: OnUpdate | None,
+        sync: bool,
+    ) -> Video:
+        self._check_wait(max_wait, on_update)
+        task = self.submit(request, sync=sync)
+        if on_update is not None:
+            on_update(task)
+        if not task.is_terminal:
+            flow = self._core.wait([task.id], max_wait=max_wait, on_update=on_update, known=[task])
+            task = self._run(flow)[0]
+        return self._finished(task)
+
+    def get_task(self, task_id: str | Task) -> Task:
+        """Retrieve one task record (``retrieve``), with retries on transient errors."""
+        return self._run(self._core.get_task(_task_id(task_id)))
+
+    def get_tasks(self, task_ids: Iterable[str | Task]) -> list[Task]:
+        """Retrieve many records with ``retrieve_batch``, 50 ids per request."""
+        return self._run(self._core.get_tasks(self._ids(task_ids)))
+
+    def wait(
+        self,
+        task_id: str | Task,
+        *,
+        max_wait: float | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> Task:
+        """Poll until the task is terminal and return it, failed or not.
+
+        Raises :class:`~luma_nb.errors.WaitTimeoutError` (with the task id) at the deadline.
+        """
+        self._check_wait(max_wait, on_update)
+        return self._run(
+            self._core.wait([_task_id(task_id)], max_wait=max_wait, on_update=on_update)
+        )[0]
+
+    def wait_many(
+        self,
+        task_ids: Iterable[str | Task],
+        *,
+        max_wait: float | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> list[Task]:
+        """Poll many tasks with batch requests (one per round per 50 tasks); results in order."""
+        self._check_wait(max_wait, on_update)
+        return self._run(
+            self._core.wait(self._ids(task_ids), max_wait=max_wait, on_update=on_update)
+        )
+
+    def download(self, video: Video | Task | str, path: str | Path | None = None) -> Path:
+        """Download a video (or any media URL) through the content-addressed cache.
+
+        The token is sent only when the URL is on the API's own origin, never to a CDN.
+        Returns the cached file, or a copy at ``path`` when given.
+        """
+        url = self._media_url(video)
+        cached = self._cache.lookup(url)
+        if cached is None:
+            temp = self._cache.open_temp()
+            try:
+                response = self._run(self._core.fetch(url, temp))
+                cached = self._cache.commit(temp, url, response.headers.get("content-type"))
+            except BaseException:
+                self._cache.discard(temp)
+                raise
+        return self._cache.place(cached, path)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient(_ClientBase):
+    """The asyncio twin of :class:`Client`: same constructor, same methods, awaited.
+
+    ``transport`` takes an ``httpx.AsyncBaseTransport``; ``sleep`` an async callable.
+    """
+
+    def __init__(
+        self,
+        token: str | Secret | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        poll: PollPolicy | None = None,
+        backend: str | None = None,
+        cache_dir: str | Path | None = None,
+        sleep: Callable[[float], Awaitable[object]] | None = None,
+        clock: Callable[[], float] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            poll=poll,
+            backend=backend,
+            cache_dir=cache_dir,
+            clock=clock,
+            rng=rng,
+        )
+        self._sleep = sleep or asyncio.sleep
+        self._http = httpx.AsyncClient(transport=transport, **self._http_options())
+
+    async def _run(self, flow: Flow[T]) -> T:
+        try:
+            step = next(flow)
+            while True:
+                if isinstance(step, Sleep):
+                    await self._sleep(step.seconds)
+                    step = flow.send(None)
+                    continue
+                try:
+                    answer = await self._perform(step)
+                except httpx.TransportError as exc:
+                    step = flow.throw(exc)
+                else:
+                    step = flow.send(answer)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+
+    async def _perform(self, step: Send | Fetch) -> httpx.Response:
+        if isinstance(step, Send):
+            kwargs: dict[str, Any] = {}
+            timeout = self._timeout(step.read_timeout)
+            if timeout is not None:
+                kwargs["timeout"] = timeout
+            return await self._http.request(
+                step.method,
+                step.url,
+                json=step.json,
+                headers=self._headers(step.authorized, json_body=True),
+                **kwargs,
+            )
+        async with self._http.stream(
+            "GET", step.url, headers=self._headers(step.authorized, json_body=False)
+        ) as response:
+            if 200 <= response.status_code < 300:
+                async for chunk in response.aiter_bytes():
+                    step.sink.write(chunk)
+            else:
+                await response.aread()
+            return response
+
+    async def submit(
+        self,
+        prompt: str | VideoRequest | None = None,
+        *,
+        action: str = "generate",
+        video_id: str | Video | None = None,
+        video_url: str | None = None,
+        aspect_ratio: str | None = None,
+        loop: bool = False,
+        enhancement: bool = True,
+        start_image_url: str | None = None,
+        end_image_url: str | None = None,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        sync: bool = False,
+        **unknown: object,
+    ) -> Task:
+        """Submit one request and return its task without waiting (see :meth:`Client.submit`)."""
+        if isinstance(prompt, VideoRequest):
+            _reject_unknown(unknown)
+            request = prompt
+        else:
+            request = build_request(
+                action,
+                prompt=prompt,
+                video=video_id,
+                video_url=video_url,
+                options=_options(
+                    aspect_ratio,
+                    loop,
+                    enhancement,
+                    start_image_url,
+                    end_image_url,
+                    callback_url,
+                    timeout,
+                ),
+                unknown=unknown,
+            )
+        if not isinstance(sync, bool):
+            raise ValidationError(f"sync must be True or False, not {sync!r}", field="sync")
+        return await self._run(self._core.submit(request, sync=sync))
+
+    async def generate(
+        self,
+        prompt: str,
+        *,
+        aspect_ratio: str = "16:9",
+        loop: bool = False,
+        enhancement: bool = True,
+        start_image_url: str | None = None,
+        end_image_url: str | None = None,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        max_wait: float | None = None,
+        on_update: OnUpdate | None = None,
+        sync: bool = False,
+        **unknown: object,
+    ) -> Video:
+        """Generate a video and return it when finished (see :meth:`Client.generate`)."""
+        request = build_request(
+            "generate",
+            prompt=prompt,
+            options=_options(
+                aspect_ratio,
+                loop,
+                enhancement,
+                start_image_url,
+                end_image_url,
+                callback_url,
+                timeout,
+            ),
+            unknown=unknown,
+        )
+        return await self._complete(request, max_wait=max_wait, on_update=on_update, sync=sync)
+
+    async def extend(
+        self,
+        video_id: str | Video | None = None,
+        *,
+        video_url: str | None = None,
+        prompt: str | None = None,
+        aspect_ratio: str | None = None,
+        loop: bool = False,
+        enhancement: bool = True,
+        start_image_url: str | None = None,
+        end_image_url: str | None = None,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        max_wait: float | None = None,
+        on_update: OnUpdate | None = None,
+        sync: bool = False,
+        **unknown: object,
+    ) -> Video:
+        """Continue an earlier video (see :meth:`Client.extend`)."""
+        request = build_request(
+            "extend",
+            prompt=prompt,
+            video=video_id,
+            video_url=video_url,
+            options=_options(
+                aspect_ratio,
+                loop,
+                enhancement,
+                start_image_url,
+                end_image_url,
+                callback_url,
+                timeout,
+            ),
+            unknown=unknown,
+        )
+        return await self._complete(request, max_wait=max_wait, on_update=on_update, sync=sync)
+
+    async def _complete(
+        self,
+        request: VideoRequest,
+        *,
+        max_wait: float | None,
+        on_update: OnUpdate | None,
+        sync: bool,
+    ) -> Video:
+        self._check_wait(max_wait, on_update)
+        task = await self.submit(request, sync=sync)
+        if on_update is not None:
+            on_update(task)
+        if not task.is_terminal:
+            flow = self._core.wait([task.id], max_wait=max_wait, on_update=on_update, known=[task])
+            task = (await self._run(flow))[0]
+        return self._finished(task)
+
+    async def get_task(self, task_id: str | Task) -> Task:
+        """Retrieve one task record (see :meth:`Client.get_task`)."""
+        return await self._run(self._core.get_task(_task_id(task_id)))
+
+    async def get_tasks(self, task_ids: Iterable[str | Task]) -> list[Task]:
+        """Retrieve many records, 50 ids per request (see :meth:`Client.get_tasks`)."""
+        return await self._run(self._core.get_tasks(self._ids(task_ids)))
+
+    async def wait(
+        self,
+        task_id: str | Task,
+        *,
+        max_wait: float | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> Task:
+        """Poll until the task is terminal (see :meth:`Client.wait`)."""
+        self._check_wait(max_wait, on_update)
+        tasks = await self._run(
+            self._core.wait([_task_id(task_id)], max_wait=max_wait, on_update=on_update)
+        )
+        return tasks[0]
+
+    async def wait_many(
+        self,
+        task_ids: Iterable[str | Task],
+        *,
+        max_wait: float | None = None,
+        on_update: OnUpdate | None = None,
+    ) -> list[Task]:
+        """Poll many tasks with batch requests (see :meth:`Client.wait_many`)."""
+        self._check_wait(max_wait, on_update)
+        return await self._run(
+            self._core.wait(self._ids(task_ids), max_wait=max_wait, on_update=on_update)
+        )
+
+    async def download(self, video: Video | Task | str, path: str | Path | None = None) -> Path:
+        """Download through the content-addressed cache (see :meth:`Client.download`)."""
+        url = self._media_url(video)
+        cached = self._cache.lookup(url)
+        if cached is None:
+            temp = self._cache.open_temp()
+            try:
+                response = await self._run(self._core.fetch(url, temp))
+                cached = self._cache.commit(temp, url, response.headers.get("content-type"))
+            except BaseException:
+                self._cache.discard(temp)
+                raise
+        return self._cache.place(cached, path)
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,175 @@
+"""The public surface: ``__all__`` is exactly what is importable; ``import luma_nb`` is light."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import luma_nb
+
+# Names that later issues, docs and acceptance checks rely on (issue 2's contract).
+CONTRACT = {
+    "Client",
+    "AsyncClient",
+    "LumaError",
+    "ConfigError",
+    "ValidationError",
+    "AuthenticationError",
+    "TokenMismatchError",
+    "ModerationError",
+    "InsufficientBalanceError",
+    "RateLimitError",
+    "BadRequestError",
+    "ServerError",
+    "APITimeoutError",
+    "TransportError",
+    "GenerationFailedError",
+    "WaitTimeoutError",
+    "SubmitOutcomeUnknownError",
+    "APIError",
+    "Task",
+    "TaskState",
+    "Video",
+    "VideoRequest",
+}
+CLIENT_METHODS = [
+    "submit",
+    "generate",
+    "extend",
+    "get_task",
+    "get_tasks",
+    "wait",
+    "wait_many",
+    "download",
+]
+
+
+def test_all_is_sorted_and_unique() -> None:
+    assert luma_nb.__all__ == sorted(set(luma_nb.__all__))
+
+
+def test_contract_names_are_exported() -> None:
+    assert set(luma_nb.__all__) >= CONTRACT
+
+
+@pytest.mark.parametrize("name", luma_nb.__all__)
+def test_every_name_resolves(name) -> None:
+    value = getattr(luma_nb, name)
+    assert value is not None
+    if inspect.isclass(value) or inspect.isfunction(value):
+        assert value.__name__ == name
+        assert value.__module__.startswith("luma_nb")
+
+
+def test_star_import_matches_all() -> None:
+    namespace: dict = {}
+    exec("from luma_nb import *", namespace)
+    namespace.pop("__builtins__")
+    assert set(namespace) == set(luma_nb.__all__)
+
+
+def test_dir_lists_the_public_names() -> None:
+    assert set(luma_nb.__all__) <= set(dir(luma_nb))
+
+
+def test_unknown_attribute() -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = luma_nb.no_such_name
+    with pytest.raises(ImportError):
+        exec("from luma_nb import no_such_name", {})
+
+
+def test_public_classes_are_not_private_aliases() -> None:
+    for name in luma_nb.__all__:
+        assert not name.startswith("_") or name == "__version__"
+
+
+def test_version() -> None:
+    assert isinstance(luma_nb.__version__, str)
+    assert luma_nb.__version__[0].isdigit()
+
+
+@pytest.mark.parametrize("method", CLIENT_METHODS)
+def test_both_clients_have_the_same_methods(method) -> None:
+    sync = getattr(luma_nb.Client, method)
+    aio = getattr(luma_nb.AsyncClient, method)
+    assert not inspect.iscoroutinefunction(sync)
+    assert inspect.iscoroutinefunction(aio)
+    sync_params = list(inspect.signature(sync).parameters)
+    aio_params = list(inspect.signature(aio).parameters)
+    assert sync_params == aio_params
+
+
+def test_both_clients_have_the_same_constructor() -> None:
+    sync = inspect.signature(luma_nb.Client).parameters
+    aio = inspect.signature(luma_nb.AsyncClient).parameters
+    assert list(sync) == list(aio)
+    for name in ("token", "base_url", "timeout", "max_retries", "transport"):
+        assert name in sync
+    assert sync["token"].default is None
+    for name, param in sync.items():
+        if name != "token":
+            assert param.kind is inspect.Parameter.KEYWORD_ONLY, name
+
+
+def test_generate_signature_matches_the_contract() -> None:
+    params = inspect.signature(luma_nb.Client.generate).parameters
+    expected = {
+        "aspect_ratio": "16:9",
+        "loop": False,
+        "enhancement": True,
+        "start_image_url": None,
+        "end_image_url": None,
+        "callback_url": None,
+        "timeout": None,
+        "max_wait": None,
+        "on_update": None,
+    }
+    for name, default in expected.items():
+        assert params[name].default == default, name
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_extend_signature_matches_the_contract() -> None:
+    params = inspect.signature(luma_nb.Client.extend).parameters
+    assert params["video_id"].default is None
+    assert params["video_id"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert params["video_url"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["prompt"].default is None
+
+
+@pytest.mark.slow
+def test_import_is_light() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import luma_nb
+        heavy = ("pandas", "ipywidgets", "httpx", "IPython", "numpy", "av", "PIL")
+        loaded = sorted(m for m in heavy if m in sys.modules)
+        print(",".join(loaded))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "", f"import luma_nb loaded: {result.stdout.strip()}"
+
+
+@pytest.mark.slow
+def test_errors_and_models_do_not_need_httpx() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import luma_nb
+        luma_nb.ValidationError, luma_nb.Task, luma_nb.VideoRequest(prompt="a cat")
+        print("httpx" in sys.modules, "pandas" in sys.modules)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
