@@ -14,11 +14,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
 from luma_nb import _wire
+from luma_nb._media_cache import MediaCache
 from luma_nb.config import RetryPolicy, Settings, origin_of
 from luma_nb.errors import (
     APIError,
@@ -170,13 +172,14 @@ class Core:
             failed = self._failed_sync_task(response, request) if sync else None
             if failed is not None:
                 return failed
-            raise _unknown_outcome(self._error(response))
+            error = self._error(response)
+            raise _unknown_outcome(error) from error
         if not 200 <= status < 300:
             raise self._error(response)
         try:
             body = self._decode(response)
         except UnexpectedResponseError as exc:
-            raise _unknown_outcome(exc) from None
+            raise _unknown_outcome(exc) from exc
         if _wire.is_error_envelope(body):
             raise self._error(response)
         backend = self.settings.backend
@@ -346,7 +349,39 @@ class Core:
             yield Sleep(min(interval, remaining))
             interval = min(interval * poll.factor, poll.maximum)
 
+    def complete(
+        self,
+        request: VideoRequest,
+        *,
+        sync: bool,
+        max_wait: float | None,
+        on_update: OnUpdate | None,
+    ) -> Flow[Task]:
+        """Submit, report the new task, and wait until it is terminal (generate/extend)."""
+        task = yield from self.submit(request, sync=sync)
+        if on_update is not None:
+            on_update(task)
+        if task.is_terminal:
+            return task
+        [task] = yield from self.wait(
+            [task.id], max_wait=max_wait, on_update=on_update, known=[task]
+        )
+        return task
+
     # ------------------------------------------------------------------ media
+
+    def download(self, url: str, cache: MediaCache, path: str | Path | None) -> Flow[Path]:
+        """Download ``url`` through the content-addressed cache; a hit costs no request."""
+        cached = cache.lookup(url)
+        if cached is None:
+            temp = cache.open_temp()
+            try:
+                response = yield from self.fetch(url, temp)
+                cached = cache.commit(temp, url, response.headers.get("content-type"))
+            except BaseException:
+                cache.discard(temp)
+                raise
+        return cache.place(cached, path)
 
     def fetch(self, url: str, sink: BinaryIO) -> Flow[httpx.Response]:
         """Stream a media URL into ``sink``; the token goes only to the API's own origin."""

@@ -451,7 +451,7 @@ class Fold:
             elif kind == "submitting":
                 _add_begin(row, event)
             elif kind == "tag":
-                _add_tags(row["tags"], event.get("tags"))
+                _add_tags(row, event.get("tags"))
             elif kind == "submit_failed":
                 row.update(event)
                 _mark_end(row, event)
@@ -498,8 +498,8 @@ def _new_row(iteration: str, event: Mapping[str, Any]) -> dict[str, Any]:
 def _add_begin(row: dict[str, Any], event: Mapping[str, Any]) -> None:
     tags = row["tags"]
     row.update(event)
-    row["tags"] = tags
-    _add_tags(tags, event.get("tags"))
+    row["tags"] = tags  # tags accumulate: the update must not replace them
+    _add_tags(row, event.get("tags"))
     row["schema_version"] = event.get("v")
     row["_t_begin"] = event.get("t")
     if row["state"] is None:
@@ -513,7 +513,10 @@ def _mark_end(row: dict[str, Any], event: Mapping[str, Any]) -> None:
         row["_t_end"] = event.get("t")
 
 
-def _add_tags(tags: list[str], new: object) -> None:
+def _add_tags(row: dict[str, Any], new: object) -> None:
+    tags = row["tags"]
+    if type(tags) is not list:  # a hand-edited event put something else there
+        tags = row["tags"] = []
     if isinstance(new, list):
         for tag in new:
             if isinstance(tag, str) and tag not in tags:
@@ -523,8 +526,12 @@ def _add_tags(tags: list[str], new: object) -> None:
 def _output(row: dict[str, Any]) -> dict[str, Any]:
     _derive(row)
     out = {column: row[column] for column in COLUMNS}
-    out["tags"] = list(out["tags"])
+    out["tags"] = _copy_tags(out["tags"])
     return out
+
+
+def _copy_tags(tags: object) -> list[Any]:
+    return list(tags) if type(tags) is list else []
 
 
 def _derive(row: dict[str, Any]) -> None:
@@ -563,7 +570,7 @@ def frame(values: list[tuple[Any, ...]]) -> Any:
     result = pd.DataFrame(values, columns=list(COLUMNS))
     if len(result):
         # Copies, so that a later fold cannot change a frame already handed out.
-        result["tags"] = [list(tags) for tags in result["tags"]]
+        result["tags"] = [_copy_tags(tags) for tags in result["tags"]]
     # Nullable dtypes keep whole numbers whole and booleans boolean next to missing values.
     for columns, dtype in (
         (("width", "height", "rating", "schema_version"), "Int64"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import math
 import os
 import sys
 import threading
@@ -95,7 +96,8 @@ def connect(
         Passed to the client (``timeout``, ``max_retries``, ``poll``, ``cache_dir``...).
     """
     choice = _choose(token, backend)
-    if choice == "api":
+    # A forced simulator uses one you started on loopback, if the base URL points at it.
+    if choice == "api" or (simulator is None and _loopback_base_url()):
         base_url = options.pop("base_url", None) or os.environ.get(BASE_URL_ENV)
         label = "simulator" if base_url and _is_loopback(base_url) else "api"
         secret = (
@@ -143,17 +145,20 @@ def simulator_of(client: Client | AsyncClient) -> Simulator | None:
 
 
 def _choose(token: str | None, backend: str | None) -> str:
+    """``"api"``, or ``"simulator"`` (a loopback base URL or the in-process one)."""
     choice = backend or os.environ.get(BACKEND_ENV) or "auto"
     if choice not in ("auto", "api", "simulator"):
         raise ConfigError(f"backend must be 'auto', 'api' or 'simulator', not {choice!r}")
     if choice != "auto":
         return choice
-    if token or os.environ.get(TOKEN_ENV, "").strip():
-        return "api"
+    has_token = bool((token or "").strip() or os.environ.get(TOKEN_ENV, "").strip())
+    return "api" if has_token or _loopback_base_url() else "simulator"
+
+
+def _loopback_base_url() -> str | None:
+    """``ACEDATACLOUD_API_BASE_URL`` when it points at a simulator on this machine."""
     base_url = os.environ.get(BASE_URL_ENV)
-    if base_url and _is_loopback(base_url):
-        return "api"
-    return "simulator"
+    return base_url if base_url and _is_loopback(base_url) else None
 
 
 def _client(asynchronous: bool, token: str | Secret | None, **options: Any) -> Client | AsyncClient:
@@ -172,8 +177,8 @@ def _speed() -> float:
         speed = float(raw)
     except ValueError:
         raise ConfigError(f"{SPEED_ENV} must be a number, not {raw!r}") from None
-    if not speed > 0:
-        raise ConfigError(f"{SPEED_ENV} must be positive, not {raw!r}")
+    if not (math.isfinite(speed) and speed > 0):
+        raise ConfigError(f"{SPEED_ENV} must be a positive finite number, not {raw!r}")
     return speed
 
 

@@ -204,6 +204,30 @@ def build_request(
     )
 
 
+def _submission(
+    prompt: str | VideoRequest | None,
+    action: str,
+    video_id: str | Video | None,
+    video_url: str | None,
+    options: dict[str, Any],
+    sync: object,
+    unknown: dict[str, object],
+) -> VideoRequest:
+    """The request of a ``submit`` call: a ready VideoRequest, or one built from keywords."""
+    _check_sync(sync)
+    if isinstance(prompt, VideoRequest):
+        _reject_unknown(unknown)
+        return prompt
+    return build_request(
+        action, prompt=prompt, video=video_id, video_url=video_url, options=options, unknown=unknown
+    )
+
+
+def _check_sync(sync: object) -> None:
+    if not isinstance(sync, bool):
+        raise ValidationError(f"sync must be True or False, not {sync!r}", field="sync")
+
+
 def _task_id(task: str | Task) -> str:
     value = task.id if isinstance(task, Task) else task
     if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
@@ -368,28 +392,10 @@ class Client(_ClientBase):
         30 s) and the returned task is terminal. The submit is never retried once it may
         have reached the server: see :class:`~luma_nb.errors.SubmitOutcomeUnknownError`.
         """
-        if isinstance(prompt, VideoRequest):
-            _reject_unknown(unknown)
-            request = prompt
-        else:
-            request = build_request(
-                action,
-                prompt=prompt,
-                video=video_id,
-                video_url=video_url,
-                options=_options(
-                    aspect_ratio,
-                    loop,
-                    enhancement,
-                    start_image_url,
-                    end_image_url,
-                    callback_url,
-                    timeout,
-                ),
-                unknown=unknown,
-            )
-        if not isinstance(sync, bool):
-            raise ValidationError(f"sync must be True or False, not {sync!r}", field="sync")
+        options = _options(
+            aspect_ratio, loop, enhancement, start_image_url, end_image_url, callback_url, timeout
+        )
+        request = _submission(prompt, action, video_id, video_url, options, sync, unknown)
         return self._run(self._core.submit(request, sync=sync))
 
     def generate(
@@ -481,13 +487,9 @@ class Client(_ClientBase):
         sync: bool,
     ) -> Video:
         self._check_wait(max_wait, on_update)
-        task = self.submit(request, sync=sync)
-        if on_update is not None:
-            on_update(task)
-        if not task.is_terminal:
-            flow = self._core.wait([task.id], max_wait=max_wait, on_update=on_update, known=[task])
-            task = self._run(flow)[0]
-        return self._finished(task)
+        _check_sync(sync)
+        flow = self._core.complete(request, sync=sync, max_wait=max_wait, on_update=on_update)
+        return self._finished(self._run(flow))
 
     def get_task(self, task_id: str | Task) -> Task:
         """Retrieve one task record (``retrieve``), with retries on transient errors."""
@@ -532,17 +534,7 @@ class Client(_ClientBase):
         The token is sent only when the URL is on the API's own origin, never to a CDN.
         Returns the cached file, or a copy at ``path`` when given.
         """
-        url = self._media_url(video)
-        cached = self._cache.lookup(url)
-        if cached is None:
-            temp = self._cache.open_temp()
-            try:
-                response = self._run(self._core.fetch(url, temp))
-                cached = self._cache.commit(temp, url, response.headers.get("content-type"))
-            except BaseException:
-                self._cache.discard(temp)
-                raise
-        return self._cache.place(cached, path)
+        return self._run(self._core.download(self._media_url(video), self._cache, path))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -656,28 +648,10 @@ class AsyncClient(_ClientBase):
         **unknown: object,
     ) -> Task:
         """Submit one request and return its task without waiting (see :meth:`Client.submit`)."""
-        if isinstance(prompt, VideoRequest):
-            _reject_unknown(unknown)
-            request = prompt
-        else:
-            request = build_request(
-                action,
-                prompt=prompt,
-                video=video_id,
-                video_url=video_url,
-                options=_options(
-                    aspect_ratio,
-                    loop,
-                    enhancement,
-                    start_image_url,
-                    end_image_url,
-                    callback_url,
-                    timeout,
-                ),
-                unknown=unknown,
-            )
-        if not isinstance(sync, bool):
-            raise ValidationError(f"sync must be True or False, not {sync!r}", field="sync")
+        options = _options(
+            aspect_ratio, loop, enhancement, start_image_url, end_image_url, callback_url, timeout
+        )
+        request = _submission(prompt, action, video_id, video_url, options, sync, unknown)
         return await self._run(self._core.submit(request, sync=sync))
 
     async def generate(
@@ -759,13 +733,9 @@ class AsyncClient(_ClientBase):
         sync: bool,
     ) -> Video:
         self._check_wait(max_wait, on_update)
-        task = await self.submit(request, sync=sync)
-        if on_update is not None:
-            on_update(task)
-        if not task.is_terminal:
-            flow = self._core.wait([task.id], max_wait=max_wait, on_update=on_update, known=[task])
-            task = (await self._run(flow))[0]
-        return self._finished(task)
+        _check_sync(sync)
+        flow = self._core.complete(request, sync=sync, max_wait=max_wait, on_update=on_update)
+        return self._finished(await self._run(flow))
 
     async def get_task(self, task_id: str | Task) -> Task:
         """Retrieve one task record (see :meth:`Client.get_task`)."""
@@ -804,17 +774,7 @@ class AsyncClient(_ClientBase):
 
     async def download(self, video: Video | Task | str, path: str | Path | None = None) -> Path:
         """Download through the content-addressed cache (see :meth:`Client.download`)."""
-        url = self._media_url(video)
-        cached = self._cache.lookup(url)
-        if cached is None:
-            temp = self._cache.open_temp()
-            try:
-                response = await self._run(self._core.fetch(url, temp))
-                cached = self._cache.commit(temp, url, response.headers.get("content-type"))
-            except BaseException:
-                self._cache.discard(temp)
-                raise
-        return self._cache.place(cached, path)
+        return await self._run(self._core.download(self._media_url(video), self._cache, path))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -183,7 +183,7 @@ class SessionLog:
         clean_tags = check_tags(tags)
         with self._mutex:
             iteration = self._new_iteration(iteration)
-            # The request keeps its None fields (an explicit "not sent"); the labels do not.
+            # A field absent from the event was not sent; the fold shows it as None.
             payload = request_payload(request)
             payload["backend"] = backend
             labels = (("parent", parent), ("experiment", experiment), ("arm", arm))

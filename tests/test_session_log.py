@@ -489,9 +489,10 @@ def test_block_and_line_parsing_agree() -> None:
 # ----------------------------------------------------------------------------- concurrency
 
 
-def _write_events(path: str, worker: int, count: int) -> None:
+def _write_events(path: str, worker: int, count: int, start: Any) -> None:
     """One process's share of the concurrent-writers test: a begin and count - 1 notes."""
     log = SessionLog(path)
+    start.wait(60)  # all workers write at the same time, not one after another
     iteration = log.begin(VideoRequest(prompt=f"worker {worker}"), backend="simulator")
     for n in range(count - 1):
         log.note(iteration, f"{worker}:{n}:" + "x" * (100 + 37 * (n % 50)))
@@ -501,8 +502,10 @@ def test_concurrent_writers_never_tear_or_lose_a_line(tmp_path: Path) -> None:
     path = tmp_path / "shared.jsonl"
     workers, each = 4, 500
     context = multiprocessing.get_context("spawn")
+    start = context.Barrier(workers)
     processes = [
-        context.Process(target=_write_events, args=(str(path), w, each)) for w in range(workers)
+        context.Process(target=_write_events, args=(str(path), w, each, start))
+        for w in range(workers)
     ]
     try:
         for process in processes:
