@@ -50,6 +50,7 @@ if TYPE_CHECKING:
         submit,
         use,
     )
+    from luma_nb.panel import Panel
     from luma_nb.session_log import SessionLog, load_sessions
 
 # public name -> module that defines it
@@ -73,6 +74,7 @@ _EXPORTS: dict[str, str] = {
     "TaskState": "luma_nb.models",
     "Video": "luma_nb.models",
     "VideoRequest": "luma_nb.models",
+    "Panel": "luma_nb.panel",
 }
 _EXPORTS.update(
     dict.fromkeys(

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from luma_nb import _iteration
 from luma_nb._progress import StatusLine
 from luma_nb.errors import GenerationFailedError, LumaError, ValidationError
 from luma_nb.models import Task, Video, VideoRequest
@@ -125,19 +126,18 @@ def extend(video: Video | str | None = None, *, prompt: str | None = None, **par
     The new iteration records its ``parent``, so ``session().lineage(...)`` follows the chain.
     """
     log = session()
-    if video is None:
+    parent: str | None = None  # extend(video_url=...) names no iteration of this session
+    if video is None and params.get("video_url") is None:
         video = _last_video(log)
     if isinstance(video, Video):
         params.setdefault("video_id", video.video_id)
         if video.video_id is None:
             params.setdefault("video_url", video.video_url)
-        parent = log.find(task_id=video.task_id) or (
-            log.find(video_id=video.video_id) if video.video_id else None
-        )
+        parent = _iteration.parent_of(log, video)
     elif isinstance(video, str):
         params.setdefault("video_id", video)
-        parent = log.find(video_id=video)
-    else:
+        parent = _iteration.parent_of(log, video)
+    elif video is not None:
         raise ValidationError(
             f"extend takes a Video or a video_id, not {type(video).__name__}", field="video"
         )
@@ -178,10 +178,11 @@ def _run(prompt: str | None, params: dict[str, Any], *, parent: str | None) -> V
         status.update(fresh)
 
     task = api.wait(task, max_wait=max_wait, on_update=on_update)
-    if task.video is None:
+    try:
+        video = _iteration.result(task)
+    except GenerationFailedError:
         status.finish(task)
-        raise GenerationFailedError(task)
-    video = task.video
+        raise
     try:
         log.media(iteration, api.download(video))
     except LumaError as exc:
@@ -235,39 +236,25 @@ def _submit(
     global _announced
     api = default_client()
     log = session()
-    if isinstance(tags, str):
-        tags = (tags,)
-    iteration = log.begin(
-        request, backend=api.backend, parent=parent, experiment=experiment, arm=arm, tags=tags
+    iteration = _iteration.begin(
+        log, request, backend=api.backend, parent=parent, tags=tags, experiment=experiment, arm=arm
     )
     if not _announced:
         _announced = True
         print(f"luma_nb: this session is logged to {log.path}")
-    try:
-        task = api.submit(request)
-    except LumaError as exc:
-        log.submit_failed(iteration, exc)
-        raise
-    log.submitted(iteration, task)
+    task = _iteration.submit(log, iteration, request, api.submit)
     return iteration, task
 
 
 def _describe(request: VideoRequest) -> str:
-    text = request.prompt or f"extend {request.video_id or request.video_url}"
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _iteration.describe(request)
 
 
 def _last_video(log: SessionLog) -> Video:
-    for row in reversed(log.to_records()):
-        if row.get("video_url") and row.get("state") == "completed":
-            return Video(
-                task_id=row["task_id"],
-                video_url=row["video_url"],
-                video_id=row.get("video_id"),
-                prompt=row.get("echoed_prompt"),
-                backend=row.get("backend") or "api",
-            )
-    raise ValidationError("this session has no finished video to extend yet", field="video")
+    rows = _iteration.finished_rows(log)
+    if not rows:
+        raise ValidationError("this session has no finished video to extend yet", field="video")
+    return _iteration.video_of(rows[-1])
 
 
 def _iteration_id(log: SessionLog, iteration: str | Video | int) -> str:

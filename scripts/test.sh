@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
+bash scripts/install-browser.sh   # Debian chromium for tests/browser (skipped, with a reason, if impossible)
 mkdir -p artifacts
 .venv/bin/python -m pytest --junitxml=artifacts/junit.xml "$@"

@@ -1,0 +1,126 @@
+"""One prompt iteration, logged the same way by the notebook helpers and the panel.
+
+The order is the session log's promise: ``begin`` (written before the paid POST), the submit,
+then ``submitted`` (the task id on disk before anyone waits) or ``submit_failed``; updates
+while waiting; the media path once the video is saved. The helpers run these steps blocking,
+the panel awaits them, so the submit step exists in both colours; everything else is shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from luma_nb.errors import GenerationFailedError
+from luma_nb.models import Task, Video, VideoRequest
+
+if TYPE_CHECKING:
+    from luma_nb.session_log import SessionLog
+
+__all__ = [
+    "asubmit",
+    "begin",
+    "describe",
+    "finished_rows",
+    "parent_of",
+    "result",
+    "submit",
+    "video_of",
+]
+
+
+def begin(
+    log: SessionLog,
+    request: VideoRequest,
+    *,
+    backend: str,
+    parent: str | None = None,
+    tags: Sequence[str] | str = (),
+    experiment: str | None = None,
+    arm: str | None = None,
+) -> str:
+    """Write the ``submitting`` event (before any request) and return the iteration id."""
+    if isinstance(tags, str):
+        tags = (tags,)
+    return log.begin(
+        request, backend=backend, parent=parent, experiment=experiment, arm=arm, tags=tags
+    )
+
+
+def submit(
+    log: SessionLog, iteration: str, request: VideoRequest, send: Callable[[VideoRequest], Task]
+) -> Task:
+    """POST through ``send`` and log the outcome before returning (or re-raising).
+
+    Any exception is logged, not only luma_nb's own: an interrupt in the middle of the POST
+    may have been billed, and the log then says ``outcome_unknown`` so nobody resubmits
+    blindly.
+    """
+    try:
+        task = send(request)
+    except BaseException as exc:
+        log.submit_failed(iteration, exc)
+        raise
+    log.submitted(iteration, task)
+    return task
+
+
+async def asubmit(
+    log: SessionLog,
+    iteration: str,
+    request: VideoRequest,
+    send: Callable[[VideoRequest], Awaitable[Task]],
+) -> Task:
+    """:func:`submit` for an awaitable ``send`` (a cancelled POST is logged as unknown)."""
+    try:
+        task = await send(request)
+    except BaseException as exc:
+        log.submit_failed(iteration, exc)
+        raise
+    log.submitted(iteration, task)
+    return task
+
+
+def result(task: Task) -> Video:
+    """The video of a terminal task, or :class:`GenerationFailedError`."""
+    if task.video is None:
+        raise GenerationFailedError(task)
+    return task.video
+
+
+def finished_rows(log: SessionLog) -> list[dict[str, Any]]:
+    """The log rows that hold a finished video, oldest first."""
+    return [
+        row for row in log.to_records() if row.get("video_url") and row.get("state") == "completed"
+    ]
+
+
+def video_of(row: dict[str, Any]) -> Video:
+    """A :class:`Video` rebuilt from a finished log row (enough to extend or show it)."""
+    return Video(
+        task_id=row["task_id"],
+        video_url=row["video_url"],
+        video_id=row.get("video_id"),
+        prompt=row.get("echoed_prompt"),
+        thumbnail_url=row.get("thumbnail_url"),
+        width=row.get("width"),
+        height=row.get("height"),
+        trace_id=row.get("trace_id"),
+        backend=row.get("backend") or "api",
+    )
+
+
+def parent_of(log: SessionLog, video: Video | str) -> str | None:
+    """The iteration that produced ``video`` (a Video or a video id), if it is in the log."""
+    if isinstance(video, str):
+        return log.find(video_id=video)
+    found = log.find(task_id=video.task_id) if video.task_id else None
+    if found is None and video.video_id:
+        found = log.find(video_id=video.video_id)
+    return found
+
+
+def describe(request: VideoRequest, limit: int = 60) -> str:
+    """A short label for a request: its prompt, or what it extends."""
+    text = request.prompt or f"extend {request.video_id or request.video_url}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,112 @@
+"""The client calls a job makes, awaited the same way for a sync or an async client.
+
+An :class:`~luma_nb.AsyncClient` is awaited on the running loop. A blocking
+:class:`~luma_nb.Client` runs in a worker thread (``asyncio.to_thread``) so the loop stays
+free; its wait is the client's own polling flow, made stoppable so that a cancelled job's
+thread gives up at its next step instead of polling on for the whole deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from luma_nb import _iteration
+from luma_nb.client import AsyncClient
+from luma_nb.models import Task, VideoRequest
+
+if TYPE_CHECKING:
+    from luma_nb._flows import Flow
+    from luma_nb.client import Client
+    from luma_nb.session_log import SessionLog
+
+T = TypeVar("T")
+OnUpdate = Callable[[Task], object]
+
+
+class _Stopped(Exception):
+    """The job that owned this blocking wait was cancelled."""
+
+
+def _stoppable(flow: Flow[T], stop: threading.Event) -> Flow[T]:
+    """``flow``, step for step, ending with :class:`_Stopped` once ``stop`` is set."""
+    try:
+        step = next(flow)
+        while True:
+            if stop.is_set():
+                flow.close()
+                raise _Stopped
+            try:
+                answer: Any = yield step
+            except BaseException as exc:  # the client throws transport errors into the flow
+                step = flow.throw(exc)
+            else:
+                step = flow.send(answer)
+    except StopIteration as end:
+        value: T = end.value
+        return value
+
+
+class Calls:
+    """Submit, wait and download through either kind of client."""
+
+    def __init__(self, client: AsyncClient | Client) -> None:
+        self.client = client
+
+    @property
+    def backend(self) -> str:
+        """The client's backend label."""
+        return self.client.backend
+
+    async def submit(
+        self, log: SessionLog, iteration: str, request: VideoRequest, *, sync: bool
+    ) -> Task:
+        """POST the request; the log gets ``submitted`` or ``submit_failed`` either way."""
+        client = self.client
+        if isinstance(client, AsyncClient):
+
+            async def send(req: VideoRequest) -> Task:
+                return await client.submit(req, sync=sync)
+
+            return await _iteration.asubmit(log, iteration, request, send)
+
+        def send_blocking(req: VideoRequest) -> Task:
+            return client.submit(req, sync=sync)
+
+        # If the job is cancelled meanwhile, the thread still finishes the POST and logs its
+        # outcome (a task id, or the failure): a paid request is never left unrecorded.
+        return await asyncio.to_thread(_iteration.submit, log, iteration, request, send_blocking)
+
+    async def wait(self, task: Task, on_update: OnUpdate) -> Task:
+        """Poll until ``task`` is terminal (the client's poll policy and deadline)."""
+        client = self.client
+        if isinstance(client, AsyncClient):
+            return await client.wait(task.id, on_update=on_update)
+        stop = threading.Event()
+        blocking = client
+
+        def wait_blocking() -> Task:
+            flow = blocking._core.wait([task.id], max_wait=None, on_update=on_update)
+            return blocking._run(_stoppable(flow, stop))[0]
+
+        try:
+            return await asyncio.to_thread(wait_blocking)
+        finally:
+            stop.set()
+
+    async def download(self, url: str) -> Path:
+        """A local copy of ``url`` through the client's media cache."""
+        client = self.client
+        if isinstance(client, AsyncClient):
+            return await client.download(url)
+        return await asyncio.to_thread(client.download, url)
+
+    def cached(self, url: str) -> Path | None:
+        """The cached copy of ``url``, if the client downloaded it before."""
+        try:
+            return self.client.cache.lookup(url)
+        except OSError:
+            return None

@@ -1,0 +1,353 @@
+"""The request form: every field of ``POST /luma/videos``, validated as you type.
+
+The form turns its widgets into a :class:`~luma_nb.models.VideoRequest` (which validates
+itself) and says in plain words why it cannot, so Generate is only enabled for a request the
+client would accept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import ipywidgets as widgets
+
+from luma_nb._html import esc
+from luma_nb.errors import ValidationError
+from luma_nb.models import ASPECT_RATIOS, MAX_API_TIMEOUT, VideoRequest
+from luma_nb.panel._media import thumbnail_html
+from luma_nb.panel._uploader import KeyframeField, Start, Uploader
+
+__all__ = ["KEEP_RATIO", "Form"]
+
+#: The aspect-ratio choice that sends none (an extend keeps its parent's ratio).
+KEEP_RATIO = ""
+_NO_VIDEO = ""
+_WIDE = {"description_width": "7em"}
+
+# Form-level wording for the fields a person edits; the request's own message otherwise.
+_FIELD_MESSAGES = {
+    "video_id": "Extend needs a video: pick one of this session's videos, or paste a video id "
+    "or URL.",
+    "video_url": "The video to extend must be an http(s) URL (or paste its video id instead).",
+    "start_image_url": "The start image URL must be an http(s) URL the API can reach.",
+    "end_image_url": "The end image URL must be an http(s) URL the API can reach.",
+    "callback_url": "The callback URL must be an http(s) URL the API can reach.",
+    "timeout": f"The API timeout must be seconds between 0 and {MAX_API_TIMEOUT:.0f} (leave it "
+    "empty for the API's 300 s).",
+}
+
+
+def _looks_like_url(text: str) -> bool:
+    return "://" in text or text.lower().startswith(("http:", "https:"))
+
+
+class Form:
+    """The form's widgets and the request they make.
+
+    Parameters
+    ----------
+    uploader : callable or None
+        Passed to the keyframe fields.
+    start : callable
+        Runs a coroutine in the background (uploads).
+    thumbnail : callable
+        ``thumbnail(row) -> src or None`` for the extend picker's preview.
+    """
+
+    def __init__(
+        self,
+        uploader: Uploader | None,
+        start: Start,
+        thumbnail: Callable[[dict[str, Any]], str | None],
+    ) -> None:
+        self._thumbnail = thumbnail
+        self._listeners: list[Callable[[], None]] = []
+        self._videos: dict[str, dict[str, Any]] = {}  # iteration -> finished log row
+        self._hushed = 0  # > 0 while fields are set in bulk: one change event at the end
+
+        self.prompt = widgets.Textarea(
+            placeholder="Describe the video: subject, action, camera, light, style...",
+            layout=widgets.Layout(width="100%", height="6em"),
+        )
+        self.prompt.add_class("luma-nb-prompt")
+        self.action = widgets.ToggleButtons(
+            options=[("New video", "generate"), ("Extend a video", "extend")],
+            value="generate",
+            tooltips=["Make a new video", "Continue one of your videos"],
+        )
+        self.extend_choice = widgets.Dropdown(
+            options=[("(choose a video of this session)", _NO_VIDEO)],
+            value=_NO_VIDEO,
+            description="Video",
+            style=_WIDE,
+            layout=widgets.Layout(width="32em"),
+        )
+        self.extend_preview = widgets.HTML()
+        self.extend_ref = widgets.Text(
+            description="or paste",
+            placeholder="a video id, or the URL of an earlier Luma video",
+            style=_WIDE,
+            layout=widgets.Layout(width="32em"),
+        )
+        self.extend_box = widgets.VBox(
+            [
+                widgets.HBox(
+                    [self.extend_choice, self.extend_preview],
+                    layout=widgets.Layout(align_items="center"),
+                ),
+                self.extend_ref,
+            ],
+            layout=widgets.Layout(display="none"),
+        )
+        self.aspect_ratio = widgets.Dropdown(
+            options=[*((ratio, ratio) for ratio in ASPECT_RATIOS), ("keep the original's", "")],
+            value="16:9",
+            description="Aspect ratio",
+            style=_WIDE,
+            layout=widgets.Layout(width="20em"),
+        )
+        self.loop = widgets.Checkbox(
+            value=False,
+            description="Loop",
+            indent=False,
+            tooltip="A seamless loop: the video ends where it starts",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.enhancement = widgets.Checkbox(
+            value=True,
+            description="Enhancement",
+            indent=False,
+            tooltip="Let the API optimise the prompt (the echoed prompt shows what it made)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.start = KeyframeField("Start image", uploader, start, self.changed)
+        self.end = KeyframeField("End image", uploader, start, self.changed)
+        self.api_timeout = widgets.Text(
+            description="API timeout",
+            placeholder="seconds; empty = not sent (the API's 300 s)",
+            style=_WIDE,
+            layout=widgets.Layout(width="32em"),
+        )
+        self.callback_url = widgets.Text(
+            description="Callback URL",
+            placeholder="https://... (the API POSTs the result there)",
+            style=_WIDE,
+            layout=widgets.Layout(width="32em"),
+        )
+        self.mode = widgets.ToggleButtons(
+            options=[("async (poll)", "async"), ("sync (one long request)", "sync")],
+            value="async",
+            description="Mode",
+            style=_WIDE,
+        )
+        self.advanced = widgets.Accordion(
+            children=[widgets.VBox([self.api_timeout, self.callback_url, self.mode])],
+            titles=("Advanced",),
+        )
+        self.upload_hint = widgets.HTML(
+            ""
+            if uploader
+            else '<span class="luma-nb-muted">Keyframes need public image URLs; to use local '
+            "files, pass an uploader: <code>Panel(uploader=my_upload_fn)</code>.</span>"
+        )
+        for widget in (
+            self.prompt,
+            self.extend_ref,
+            self.aspect_ratio,
+            self.loop,
+            self.enhancement,
+            self.api_timeout,
+            self.callback_url,
+            self.mode,
+        ):
+            widget.observe(lambda _change: self.changed(), "value")
+        self.action.observe(self._action_changed, "value")
+        self.extend_ref.observe(self._reference_typed, "value")
+        self.extend_choice.observe(self._choice_changed, "value")
+        self.widget = widgets.VBox(
+            [
+                self.prompt,
+                self.action,
+                self.extend_box,
+                widgets.HBox(
+                    [self.aspect_ratio, self.loop, self.enhancement],
+                    layout=widgets.Layout(align_items="center", grid_gap="12px"),
+                ),
+                self.start.widget,
+                self.end.widget,
+                self.upload_hint,
+                self.advanced,
+            ]
+        )
+        self.widget.add_class("luma-nb-form")
+
+    # ------------------------------------------------------------------ events
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after any field changes."""
+        self._listeners.append(listener)
+
+    def changed(self) -> None:
+        """Tell the listeners (unless a bulk update is under way)."""
+        if self._hushed:
+            return
+        for listener in self._listeners:
+            listener()
+
+    @contextmanager
+    def _hush(self) -> Iterator[None]:
+        self._hushed += 1
+        try:
+            yield
+        finally:
+            self._hushed -= 1
+
+    def _action_changed(self, change: dict[str, Any]) -> None:
+        extend = change["new"] == "extend"
+        self.extend_box.layout.display = None if extend else "none"
+        with self._hush():
+            # An extend keeps its parent's ratio unless told otherwise; a new video needs one.
+            if extend and self.aspect_ratio.value == "16:9":
+                self.aspect_ratio.value = KEEP_RATIO
+            elif not extend and self.aspect_ratio.value == KEEP_RATIO:
+                self.aspect_ratio.value = "16:9"
+        self.changed()
+
+    def _choice_changed(self, change: dict[str, Any]) -> None:
+        row = self._videos.get(change["new"])
+        self.extend_preview.value = thumbnail_html(self._thumbnail(row), width=80) if row else ""
+        if row is not None and self.extend_ref.value:
+            with self._hush():
+                self.extend_ref.value = ""  # a picked video replaces a pasted reference
+        self.changed()
+
+    def _reference_typed(self, change: dict[str, Any]) -> None:
+        if change["new"].strip() and self.extend_choice.value != _NO_VIDEO:
+            with self._hush():
+                self.extend_choice.value = _NO_VIDEO  # a pasted reference replaces a pick
+
+    # ------------------------------------------------------------------ the request
+
+    def video_reference(self) -> tuple[str | None, str | None, str | None]:
+        """``(video_id, video_url, parent iteration)`` of the extend fields."""
+        pasted = self.extend_ref.value.strip()
+        if pasted:
+            if _looks_like_url(pasted):
+                return None, pasted, None
+            return pasted, None, None
+        row = self._videos.get(self.extend_choice.value)
+        if row is None:
+            return None, None, None
+        if row.get("video_id"):
+            return row["video_id"], None, row["iteration"]
+        return None, row.get("video_url"), row["iteration"]
+
+    def request(self) -> VideoRequest:
+        """The form as a validated request (raises :class:`~luma_nb.ValidationError`)."""
+        action = self.action.value
+        prompt = self.prompt.value.strip() or None
+        ratio = self.aspect_ratio.value or None
+        if action == "generate" and ratio is None:
+            raise ValidationError(
+                "Aspect ratio: choose one for a new video (keeping the original's is for extend).",
+                field="aspect_ratio",
+            )
+        video_id = video_url = None
+        if action == "extend":
+            video_id, video_url, _parent = self.video_reference()
+        return VideoRequest(
+            action=action,
+            prompt=prompt,
+            aspect_ratio=ratio,
+            loop=bool(self.loop.value),
+            enhancement=bool(self.enhancement.value),
+            video_id=video_id,
+            video_url=video_url,
+            start_image_url=self.start.value(),
+            end_image_url=self.end.value(),
+            callback_url=self.callback_url.value.strip() or None,
+            timeout=self._timeout(),
+        )
+
+    def _timeout(self) -> float | None:
+        text = self.api_timeout.value.strip()
+        if not text:
+            return None
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise ValidationError(_FIELD_MESSAGES["timeout"], field="timeout") from None
+        if not math.isfinite(seconds):
+            raise ValidationError(_FIELD_MESSAGES["timeout"], field="timeout")
+        return seconds
+
+    def problem(self) -> str:
+        """Why the form cannot be submitted, in a sentence ("" when it can)."""
+        try:
+            self.request()
+        except ValidationError as exc:
+            if exc.field == "prompt" and self.action.value == "generate" and not self.prompt.value:
+                return "Write a prompt to generate a video."
+            return _FIELD_MESSAGES.get(exc.field or "", str(exc))
+        return ""
+
+    @property
+    def sync(self) -> bool:
+        """Whether sync mode is chosen."""
+        return bool(self.mode.value == "sync")
+
+    # ------------------------------------------------------------------ choices and restore
+
+    def set_videos(self, rows: list[dict[str, Any]]) -> None:
+        """Offer these finished log rows (oldest first) in the extend picker."""
+        self._videos = {str(row["iteration"]): row for row in rows}
+        options: list[tuple[str, str]] = [("(choose a video of this session)", _NO_VIDEO)]
+        for row in reversed(rows):
+            text = row.get("prompt") or row.get("echoed_prompt") or "(no prompt)"
+            text = text if len(text) <= 50 else text[:47] + "..."
+            ident = (row.get("video_id") or row.get("task_id") or "")[:8]
+            options.append((f"{text} · {ident}", str(row["iteration"])))
+        current = self.extend_choice.value
+        with self._hush():
+            self.extend_choice.options = options
+            self.extend_choice.value = current if current in self._videos else _NO_VIDEO
+        self._choice_changed({"new": self.extend_choice.value})
+
+    def choose_video(self, iteration: str) -> None:
+        """Select ``iteration``'s video in the extend picker."""
+        self.extend_choice.value = iteration
+
+    def restore(self, row: dict[str, Any]) -> None:
+        """Put a log row's settings back into the fields."""
+        with self._hush():
+            self.action.value = row.get("action") or "generate"
+            self.prompt.value = row.get("prompt") or ""
+            self.aspect_ratio.value = row.get("aspect_ratio") or KEEP_RATIO
+            self.loop.value = bool(row.get("loop"))
+            enhancement = row.get("enhancement")
+            self.enhancement.value = True if enhancement is None else bool(enhancement)
+            self.start.url.value = row.get("start_image_url") or ""
+            self.end.url.value = row.get("end_image_url") or ""
+            self.callback_url.value = row.get("callback_url") or ""
+            timeout = row.get("timeout")
+            self.api_timeout.value = "" if timeout is None else f"{timeout:g}"
+            self.extend_ref.value = ""
+            self.extend_choice.value = _NO_VIDEO
+            if self.action.value == "extend":
+                self._restore_reference(row)
+        self._choice_changed({"new": self.extend_choice.value})
+
+    def _restore_reference(self, row: dict[str, Any]) -> None:
+        video_id = row.get("video_id_sent")
+        for iteration, finished in self._videos.items():
+            if video_id and finished.get("video_id") == video_id:
+                self.extend_choice.value = iteration
+                return
+        self.extend_ref.value = video_id or row.get("video_url_sent") or ""
+
+    def message_html(self, text: str) -> str:
+        """``text`` as the form message's HTML (escaped)."""
+        return f'<span class="luma-nb-form-message">{esc(text)}</span>' if text else ""

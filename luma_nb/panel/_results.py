@@ -1,0 +1,128 @@
+"""Result cards: the player with its prompts, sizes and ids, and what to do next.
+
+Under each video: Extend this, Rerun with these settings, Copy as code (the code appears in a
+text box, ready to select and copy: no JavaScript needed), and a 1 to 5 rating with a
+note, saved to the session log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+
+from luma_nb._html import esc
+
+if TYPE_CHECKING:
+    from luma_nb.panel._jobs import Job
+
+__all__ = ["ResultCard", "Results"]
+
+JobAction = Callable[["Job"], None]
+RateAction = Callable[["Job", int, str], None]
+
+
+class ResultCard:
+    """One finished job's card and its buttons."""
+
+    def __init__(
+        self,
+        job: Job,
+        html: str,
+        *,
+        on_extend: JobAction,
+        on_rerun: JobAction,
+        code: Callable[[Job], str],
+        on_rate: RateAction,
+    ) -> None:
+        self.job = job
+        self.player = widgets.HTML(html)
+        self.player.add_class("luma-nb-result-card")
+        self.extend_button = widgets.Button(description="Extend this", icon="forward")
+        self.rerun_button = widgets.Button(description="Rerun with these settings", icon="repeat")
+        self.code_button = widgets.Button(description="Copy as code", icon="code")
+        for button in (self.extend_button, self.rerun_button, self.code_button):
+            button.layout = widgets.Layout(width="auto")
+        self.extend_button.on_click(lambda _b: on_extend(job))
+        self.rerun_button.on_click(lambda _b: on_rerun(job))
+        self.code_area = widgets.Textarea(
+            disabled=False,
+            layout=widgets.Layout(width="100%", height="9em", display="none"),
+        )
+        self.code_area.add_class("luma-nb-code")
+
+        def show_code(_button: object) -> None:
+            self.code_area.value = code(job)
+            self.code_area.layout.display = None
+            self.code_hint.value = (
+                '<span class="luma-nb-muted">Select the code (Ctrl/Cmd+A inside the box) '
+                "and copy it into a cell.</span>"
+            )
+
+        self.code_hint = widgets.HTML()
+        self.code_button.on_click(show_code)
+
+        self.rating = widgets.ToggleButtons(
+            options=[(str(n), n) for n in range(1, 6)],
+            value=None,
+            description="Rate",
+            style={"button_width": "2.4em"},
+        )
+        self.note = widgets.Text(
+            placeholder="a note (optional)", layout=widgets.Layout(width="95%")
+        )
+        self.save_button = widgets.Button(description="Save", icon="check", disabled=True)
+        self.save_button.layout = widgets.Layout(width="auto")
+        self.saved = widgets.HTML()
+        self.rating.observe(
+            lambda change: setattr(self.save_button, "disabled", change["new"] is None), "value"
+        )
+
+        def save(_button: object) -> None:
+            stars = self.rating.value
+            if stars is None:
+                return
+            on_rate(job, int(stars), self.note.value)
+            note = f" · {esc(self.note.value)}" if self.note.value.strip() else ""
+            self.saved.value = f'<span class="luma-nb-muted">saved: {int(stars)}/5{note}</span>'
+
+        self.save_button.on_click(save)
+        self.player.layout = widgets.Layout(flex="0 1 640px", min_width="320px")
+        self.rating.description = ""
+        controls = widgets.VBox(
+            [
+                self.extend_button,
+                self.rerun_button,
+                self.code_button,
+                widgets.HTML('<span class="luma-nb-muted">Rate this video 1 to 5</span>'),
+                self.rating,
+                self.note,
+                widgets.HBox(
+                    [self.save_button, self.saved], layout=widgets.Layout(align_items="center")
+                ),
+            ],
+            layout=widgets.Layout(flex="1 1 220px", padding="0 0 0 10px"),
+        )
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.player, controls], layout=widgets.Layout(flex_flow="row wrap")),
+                self.code_hint,
+                self.code_area,
+            ]
+        )
+        self.widget.add_class("luma-nb-result")
+
+
+class Results:
+    """The results area (CSS class ``luma-nb-results``), newest card on top."""
+
+    def __init__(self) -> None:
+        self.cards: list[ResultCard] = []
+        self.box = widgets.VBox()
+        self.box.add_class("luma-nb-results")
+
+    def add(self, card: ResultCard) -> None:
+        """Show ``card`` above the earlier ones."""
+        self.cards.append(card)
+        self.box.children = (card.widget, *self.box.children)
