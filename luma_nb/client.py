@@ -137,21 +137,6 @@ class _ClientBase:
         return httpx.Timeout(self._settings.timeout, read=read_timeout)
 
     @staticmethod
-    def _check_wait(max_wait: object, on_update: object) -> None:
-        if max_wait is not None and (
-            not isinstance(max_wait, (int, float))
-            or isinstance(max_wait, bool)
-            or not math.isfinite(max_wait)
-            or not 0 < max_wait <= MAX_WAIT_LIMIT
-        ):
-            raise ValidationError(
-                f"max_wait must be seconds in (0, {MAX_WAIT_LIMIT:.0f}], not {max_wait!r}",
-                field="max_wait",
-            )
-        if on_update is not None and not callable(on_update):
-            raise ValidationError("on_update must be a callable taking a Task", field="on_update")
-
-    @staticmethod
     def _ids(task_ids: Iterable[str | Task] | str) -> list[str]:
         if isinstance(task_ids, (str, Task)):
             raise ValidationError("pass a list of task ids", field="task_ids")
@@ -221,6 +206,22 @@ def _submission(
     return build_request(
         action, prompt=prompt, video=video_id, video_url=video_url, options=options, unknown=unknown
     )
+
+
+def check_wait(max_wait: object, on_update: object = None) -> None:
+    """Raise ValidationError for a bad ``max_wait`` or ``on_update`` (before any request)."""
+    if max_wait is not None and (
+        not isinstance(max_wait, (int, float))
+        or isinstance(max_wait, bool)
+        or not math.isfinite(max_wait)
+        or not 0 < max_wait <= MAX_WAIT_LIMIT
+    ):
+        raise ValidationError(
+            f"max_wait must be seconds in (0, {MAX_WAIT_LIMIT:.0f}], not {max_wait!r}",
+            field="max_wait",
+        )
+    if on_update is not None and not callable(on_update):
+        raise ValidationError("on_update must be a callable taking a Task", field="on_update")
 
 
 def _check_sync(sync: object) -> None:
@@ -486,7 +487,7 @@ class Client(_ClientBase):
         on_update: OnUpdate | None,
         sync: bool,
     ) -> Video:
-        self._check_wait(max_wait, on_update)
+        check_wait(max_wait, on_update)
         _check_sync(sync)
         flow = self._core.complete(request, sync=sync, max_wait=max_wait, on_update=on_update)
         return self._finished(self._run(flow))
@@ -510,7 +511,7 @@ class Client(_ClientBase):
 
         Raises :class:`~luma_nb.errors.WaitTimeoutError` (with the task id) at the deadline.
         """
-        self._check_wait(max_wait, on_update)
+        check_wait(max_wait, on_update)
         return self._run(
             self._core.wait([_task_id(task_id)], max_wait=max_wait, on_update=on_update)
         )[0]
@@ -523,7 +524,7 @@ class Client(_ClientBase):
         on_update: OnUpdate | None = None,
     ) -> list[Task]:
         """Poll many tasks with batch requests (one per round per 50 tasks); results in order."""
-        self._check_wait(max_wait, on_update)
+        check_wait(max_wait, on_update)
         return self._run(
             self._core.wait(self._ids(task_ids), max_wait=max_wait, on_update=on_update)
         )
@@ -732,7 +733,7 @@ class AsyncClient(_ClientBase):
         on_update: OnUpdate | None,
         sync: bool,
     ) -> Video:
-        self._check_wait(max_wait, on_update)
+        check_wait(max_wait, on_update)
         _check_sync(sync)
         flow = self._core.complete(request, sync=sync, max_wait=max_wait, on_update=on_update)
         return self._finished(await self._run(flow))
@@ -753,7 +754,7 @@ class AsyncClient(_ClientBase):
         on_update: OnUpdate | None = None,
     ) -> Task:
         """Poll until the task is terminal (see :meth:`Client.wait`)."""
-        self._check_wait(max_wait, on_update)
+        check_wait(max_wait, on_update)
         tasks = await self._run(
             self._core.wait([_task_id(task_id)], max_wait=max_wait, on_update=on_update)
         )
@@ -767,7 +768,7 @@ class AsyncClient(_ClientBase):
         on_update: OnUpdate | None = None,
     ) -> list[Task]:
         """Poll many tasks with batch requests (see :meth:`Client.wait_many`)."""
-        self._check_wait(max_wait, on_update)
+        check_wait(max_wait, on_update)
         return await self._run(
             self._core.wait(self._ids(task_ids), max_wait=max_wait, on_update=on_update)
         )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from luma_nb import _iteration
 from luma_nb._progress import StatusLine
+from luma_nb.client import build_request, check_wait
 from luma_nb.errors import GenerationFailedError, LumaError, ValidationError
 from luma_nb.models import Task, Video, VideoRequest
 
@@ -167,10 +168,11 @@ def _run(prompt: str | None, params: dict[str, Any], *, parent: str | None) -> V
     max_wait = params.pop("max_wait", None)
     log_options = {key: params.pop(key) for key in _LOG_KEYS if key in params}
     request = _request(prompt, params)
+    check_wait(max_wait)  # before the paid submit, not after it
     iteration, task = _submit(request, parent=parent, **log_options)
     log = session()
     api = default_client()
-    status = StatusLine(_describe(request))
+    status = StatusLine(_iteration.describe(request))
     status.update(task)
 
     def on_update(fresh: Task) -> None:
@@ -201,8 +203,6 @@ def _request(prompt: str | None, params: dict[str, Any]) -> VideoRequest:
             "the helpers always submit in async mode; use Client.submit(sync=True)", field="sync"
         )
     action = params.pop("action", "generate")
-    from luma_nb.client import build_request
-
     return build_request(
         action,
         prompt=prompt,
@@ -244,10 +244,6 @@ def _submit(
         print(f"luma_nb: this session is logged to {log.path}")
     task = _iteration.submit(log, iteration, request, api.submit)
     return iteration, task
-
-
-def _describe(request: VideoRequest) -> str:
-    return _iteration.describe(request)
 
 
 def _last_video(log: SessionLog) -> Video:

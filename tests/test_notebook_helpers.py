@@ -192,3 +192,12 @@ def test_default_client_is_the_simulator_without_a_token(
         assert luma_nb.session().path.parent == tmp_path / "luma_sessions"
     finally:
         luma_nb.reset()
+
+
+def test_bad_max_wait_is_rejected_before_the_paid_submit(
+    kernel: luma_nb.SessionLog, sim: Simulator
+) -> None:
+    with pytest.raises(luma_nb.ValidationError, match="max_wait"):
+        luma_nb.generate("fine prompt", max_wait=-5)
+    assert sim.stats.requests == 0
+    assert kernel.to_records() == []
