@@ -14,6 +14,7 @@ from luma_nb._version import __version__
 if TYPE_CHECKING:
     from luma_nb.aio import enable_nested_asyncio, run_blocking
     from luma_nb.backend import connect, simulator_of
+    from luma_nb.chain import chain_player, timeline
     from luma_nb.client import AsyncClient, Client
     from luma_nb.config import PollPolicy, RetryPolicy, Settings
     from luma_nb.display import grid, show
@@ -38,6 +39,13 @@ if TYPE_CHECKING:
         ValidationError,
         WaitTimeoutError,
     )
+    from luma_nb.experiment import (
+        Experiment,
+        ExperimentSummary,
+        ExperimentWarning,
+        compare_enhancement,
+        resume_experiment,
+    )
     from luma_nb.models import ASPECT_RATIOS, Task, TaskError, TaskState, Video, VideoRequest
     from luma_nb.notebook import (
         default_client,
@@ -51,6 +59,7 @@ if TYPE_CHECKING:
         use,
     )
     from luma_nb.panel import Panel
+    from luma_nb.report import export_html
     from luma_nb.session_log import SessionLog, load_sessions
 
 # public name -> module that defines it
@@ -60,6 +69,14 @@ _EXPORTS: dict[str, str] = {
     "connect": "luma_nb.backend",
     "simulator_of": "luma_nb.backend",
     "show": "luma_nb.display",
+    "chain_player": "luma_nb.chain",
+    "timeline": "luma_nb.chain",
+    "export_html": "luma_nb.report",
+    "Experiment": "luma_nb.experiment",
+    "ExperimentSummary": "luma_nb.experiment",
+    "ExperimentWarning": "luma_nb.experiment",
+    "compare_enhancement": "luma_nb.experiment",
+    "resume_experiment": "luma_nb.experiment",
     "grid": "luma_nb.display",
     "SessionLog": "luma_nb.session_log",
     "load_sessions": "luma_nb.session_log",

@@ -17,7 +17,7 @@ import json
 import operator
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import repeat
 from pathlib import Path
@@ -95,6 +95,7 @@ _PRIVATE = (
 )
 _TEMPLATE: dict[str, Any] = dict.fromkeys((*COLUMNS, *_PRIVATE))
 _ROW_VALUES = operator.itemgetter(*COLUMNS)
+_TAGS = COLUMNS.index("tags")
 # Events whose payload simply overwrites the row (the last one wins).
 _PLAIN_EVENTS = frozenset({"rate", "note", "media"})
 _OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
@@ -164,7 +165,10 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def read_events(
-    path: Path, offset: int, first_line: int
+    path: Path,
+    offset: int,
+    first_line: int,
+    sink: Callable[[list[dict[str, Any]]], object] | None = None,
 ) -> tuple[list[dict[str, Any]], int, int, list[int]]:
     """Parse ``path`` from byte ``offset`` (line ``first_line``).
 
@@ -172,19 +176,53 @@ def read_events(
     lines. An unterminated last line is consumed only when it is a whole event (an editor
     may drop the final newline); otherwise it is reported and left for the next look, as the
     next writer terminates it.
+
+    With ``sink``, the events are handed to ``sink`` a block of about :data:`CHUNK_BYTES` at
+    a time, in file order, and the returned list is empty: a fold then never holds more than
+    one block of event dicts, so a large log needs about half the memory, and the memory a
+    block frees is reused, warm, by the next.
     """
     data = _read_bytes(path, offset)
     end = data.rfind(b"\n") + 1
-    events, bad = parse_lines(data, first_line, end)
+    if sink is None:
+        events, bad = parse_lines(data, first_line, end)
+    else:
+        events, bad = [], _parse_blocks(data, first_line, end, sink)
     lines = data.count(b"\n", 0, end)
     tail = data[end:]
     if tail.strip():
         last, last_bad = parse_lines(tail, first_line + lines)
         if last:
-            events.extend(last)
+            if sink is None:
+                events.extend(last)
+            else:
+                sink(last)
             end = len(data)
         bad.extend(last_bad)
     return events, end, lines, bad
+
+
+#: Bytes of whole lines parsed at a time when folding (see :func:`read_events`).
+CHUNK_BYTES = 1 << 20
+
+
+def _parse_blocks(
+    data: bytes, first_line: int, end: int, sink: Callable[[list[dict[str, Any]]], object]
+) -> list[int]:
+    bad: list[int] = []
+    start = 0
+    line = first_line
+    while start < end:
+        stop = data.rfind(b"\n", start, min(end, start + CHUNK_BYTES)) + 1
+        if stop <= start:  # one line longer than a block: take it whole
+            stop = data.find(b"\n", start + CHUNK_BYTES, end) + 1 or end
+        block = data[start:stop]
+        events, block_bad = parse_lines(block, line)
+        bad.extend(block_bad)
+        sink(events)
+        line += block.count(b"\n")
+        start = stop
+    return bad
 
 
 def _read_bytes(path: Path, offset: int) -> bytes:
@@ -361,9 +399,10 @@ def _parse_block(data: bytes, end: int) -> list[Any] | None:
         # Strict UTF-8 first: json.loads(bytes) decodes with a slower error handler. The
         # memoryview spares a copy of the whole file.
         text = str(memoryview(data)[:end], "utf-8")
-        # JSON strings cannot hold a raw newline, so newline -> comma makes an array.
-        parsed = json.loads("[" + text.replace("\n", ",") + "]")
-    except ValueError:  # also a UnicodeDecodeError
+        # JSON strings cannot hold a raw newline, so newline -> comma makes an array. (One
+        # join, not "[" + ... + "]": that would copy the whole text twice more.)
+        parsed = json.loads("".join(("[", text.replace("\n", ","), "]")))
+    except (ValueError, RecursionError):  # also a UnicodeDecodeError; or nested too deep
         return None
     return parsed if isinstance(parsed, list) else None
 
@@ -385,7 +424,7 @@ def _parse_each(lines: list[bytes], first_line: int) -> tuple[list[dict[str, Any
             continue  # a blank line carries nothing and hurts nothing
         try:
             item = json.loads(line)
-        except ValueError:  # also a UnicodeDecodeError: half a multi-byte character
+        except (ValueError, RecursionError):  # half a multi-byte character; too deep
             item = None
         if _is_event(item):
             events.append(item)
@@ -434,10 +473,13 @@ class Fold:
             if row is None:
                 row = rows[iteration] = new_row(iteration, event)
             kind = event["event"]
+            before = row["state"]  # always text or None: see the end of the loop
             if kind == "update" or kind == "submitted":
-                before = row["state"]
                 row.update(event)
-                if row["state"] not in terminal:
+                state = row["state"]
+                if type(state) is not str:  # a hand edit put a list or a number there
+                    state = row["state"] = before
+                if state not in terminal:
                     if before in final:
                         row["state"] = before  # a late poll answer of a finished task
                     else:
@@ -446,16 +488,19 @@ class Fold:
                     row["_t_end"] = event.get("t")
                 if kind == "submitted" and row["_t_submitted"] is None:
                     row["_t_submitted"] = event.get("t")
-            elif kind in _PLAIN_EVENTS:
+                continue
+            if kind in _PLAIN_EVENTS:
                 row.update(event)
             elif kind == "submitting":
-                _add_begin(row, event)
+                _add_begin(row, event, before)
             elif kind == "tag":
                 _add_tags(row, event.get("tags"))
             elif kind == "submit_failed":
                 row.update(event)
+                _keep_usable_state(row, before)
                 _mark_end(row, event)
             # Unknown kinds come from a newer luma_nb: skipping them keeps old readers working.
+            _keep_usable_state(row, before)
 
     def find(self, *, task_id: str | None, video_id: str | None) -> str | None:
         """The latest iteration whose ``task_id`` and/or result ``video_id`` match, or None."""
@@ -495,15 +540,24 @@ def _new_row(iteration: str, event: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _add_begin(row: dict[str, Any], event: Mapping[str, Any]) -> None:
+def _add_begin(row: dict[str, Any], event: Mapping[str, Any], before: object = None) -> None:
     tags = row["tags"]
     row.update(event)
+    _keep_usable_state(row, before)
     row["tags"] = tags  # tags accumulate: the update must not replace them
     _add_tags(row, event.get("tags"))
     row["schema_version"] = event.get("v")
     row["_t_begin"] = event.get("t")
     if row["state"] is None:
         row["state"] = "submitting"
+
+
+def _keep_usable_state(row: dict[str, Any], before: object) -> None:
+    """Undo a state that is not text (a hand-edited event): the rest of the fold, and
+    ``pending()``, compare states with sets."""
+    state = row["state"]
+    if state is not None and type(state) is not str:
+        row["state"] = before
 
 
 def _mark_end(row: dict[str, Any], event: Mapping[str, Any]) -> None:
@@ -568,9 +622,10 @@ def frame(values: list[tuple[Any, ...]]) -> Any:
     """A DataFrame of :data:`COLUMNS` from row tuples (:meth:`Fold.values`), built in one go."""
     pd = import_pandas()
     result = pd.DataFrame(values, columns=list(COLUMNS))
-    if len(result):
-        # Copies, so that a later fold cannot change a frame already handed out.
-        result["tags"] = [_copy_tags(tags) for tags in result["tags"]]
+    if values:
+        # Copies, so that a later fold cannot change a frame already handed out (taken from
+        # the tuples: iterating the Series would cost more than the copies).
+        result["tags"] = [_copy_tags(row[_TAGS]) for row in values]
     # Nullable dtypes keep whole numbers whole and booleans boolean next to missing values.
     for columns, dtype in (
         (("width", "height", "rating", "schema_version"), "Int64"),
@@ -579,7 +634,7 @@ def frame(values: list[tuple[Any, ...]]) -> Any:
         for column in columns:
             try:
                 result[column] = result[column].astype(dtype)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 continue  # a hand-edited log with odd values keeps them as they are
     return result
 

@@ -83,7 +83,7 @@ def decode_json(status: int, content: bytes, *, secret: str | None = None) -> An
     (with ``secret`` scrubbed from the quote)."""
     try:
         return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested deeper than json can go
         raise UnexpectedResponseError(
             "the API answered with something that is not JSON: "
             f"{snippet(content, secret=secret)!r}",
@@ -113,7 +113,7 @@ def error_from_answer(
     trace_id: str | None = None
     try:
         body: Any = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         body = None
     if isinstance(body, dict):
         error = parse_error(body.get("error"), fallback=f"HTTP {status}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import ipaddress
+import secrets
 import math
 import os
 import sys
@@ -135,7 +136,10 @@ def _shared_simulator() -> Simulator:
         if _shared is None:
             from luma_nb.simulator import Simulator
 
-            _shared = Simulator(speed=_speed())
+            # A random seed: a fixed one would give every kernel the same task ids and media
+            # URLs, and the media cache (keyed by URL, shared across kernels) would then serve
+            # one kernel's clip to another.
+            _shared = Simulator(seed=secrets.token_hex(8), speed=_speed())
         return _shared
 
 

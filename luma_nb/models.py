@@ -507,8 +507,13 @@ def _int(value: object) -> int | None:
 def _float(value: object) -> float | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return float(value)
+    if isinstance(value, int):
+        try:
+            value = float(value)
+        except OverflowError:  # JSON integers have no size limit; floats do
+            return None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, str):
         try:
             parsed = float(value)

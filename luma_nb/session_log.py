@@ -56,7 +56,9 @@ from luma_nb.models import Task, VideoRequest
 if TYPE_CHECKING:
     import pandas
 
+    from luma_nb.chain import ChainPlayer, Timeline
     from luma_nb.client import AsyncClient, Client
+    from luma_nb.models import Video
 
 __all__ = ["COLUMNS", "SCHEMA_VERSION", "SessionLog", "SessionLogWarning", "load_sessions"]
 
@@ -290,7 +292,10 @@ class SessionLog:
         return [
             row
             for row in self.to_records()
-            if row["task_id"] and row["state"] not in TERMINAL_STATES
+            # isinstance: a hand-edited task_id that is not text names no task to wait for
+            if isinstance(row["task_id"], str)
+            and row["task_id"]
+            and row["state"] not in TERMINAL_STATES
         ]
 
     def lineage(self, iteration: str) -> list[dict[str, Any]]:
@@ -306,12 +311,60 @@ class SessionLog:
             seen: set[str] = set()
             current = iteration
             # `seen` guards against a hand-edited log whose parents form a loop.
-            while current not in seen and (row := fold.record(current)) is not None:
+            while (
+                isinstance(current, str)  # a hand-edited parent may be anything
+                and current not in seen
+                and (row := fold.record(current)) is not None
+            ):
                 seen.add(current)
                 chain.append(row)
                 current = row["parent"]
         chain.reverse()
         return chain
+
+    # ------------------------------------------------------------------ views and export
+
+    def timeline(
+        self, iteration: str | Video | None = None, *, embed: bool | None = None
+    ) -> Timeline:
+        """The extend chain ending at ``iteration`` as a timeline of clips (default: the last).
+
+        See :func:`luma_nb.chain.timeline`.
+        """
+        from luma_nb.chain import timeline
+
+        return timeline(self, iteration, embed=embed)
+
+    def chain_player(
+        self,
+        iteration: str | Video | None = None,
+        *,
+        embed: bool | None = None,
+        mode: str = "sequence",
+    ) -> ChainPlayer:
+        """One player for the extend chain ending at ``iteration`` (default: the last).
+
+        See :func:`luma_nb.chain.chain_player`.
+        """
+        from luma_nb.chain import chain_player
+
+        return chain_player(self, iteration, embed=embed, mode=mode)
+
+    def export_html(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        title: str | None = None,
+        embed: bool | None = None,
+        summary_html: object = None,
+    ) -> Path:
+        """Write this session as one standalone HTML file; returns its absolute path.
+
+        See :func:`luma_nb.report.export_html`.
+        """
+        from luma_nb.report import export_html
+
+        return export_html(self, path, title=title, embed=embed, summary_html=summary_html)
 
     def __len__(self) -> int:
         with self._mutex:
@@ -463,9 +516,16 @@ class SessionLog:
             self._warned.clear()
         if stat.st_size == self._offset:
             return self._fold
-        with paused_gc():
-            events, consumed, lines, bad = read_events(self.path, self._offset, self._next_line)
-            self._fold.add_all(events)
+        try:
+            with paused_gc():
+                # Folded block by block as it is parsed: half the memory of a list of events.
+                _, consumed, lines, bad = read_events(
+                    self.path, self._offset, self._next_line, self._fold.add_all
+                )
+        except BaseException:
+            # Part of the data may be folded already: start afresh next time, never twice.
+            self._fold, self._offset, self._next_line, self._identity = Fold(), 0, 1, None
+            raise
         self._offset += consumed
         self._next_line += lines
         self._warn(bad)

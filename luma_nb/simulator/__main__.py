@@ -6,6 +6,7 @@ The first line of stdout is the API base URL (flushed at once), so a parent proc
 from __future__ import annotations
 
 import argparse
+import secrets
 import signal
 import sys
 import threading
@@ -80,7 +81,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
-    parser.add_argument("--seed", default="0", help="seed of ids, timelines and faults")
+    parser.add_argument(
+        "--seed",
+        default=None,
+        help="seed of ids, timelines and faults (default: random, printed on stderr; ids and "
+        "media URLs of two runs must not collide in a client's media cache)",
+    )
     parser.add_argument(
         "--speed",
         type=_speed,
@@ -134,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         faults = [plan for text in args.faults for plan in parse_faults(text)]
         rate_limit = parse_rate_limit(args.rate_limit) if args.rate_limit else None
-        seed: int | str = int(args.seed) if args.seed.lstrip("-").isdigit() else args.seed
+        raw_seed = args.seed if args.seed is not None else secrets.token_hex(4)
+        seed: int | str = int(raw_seed) if raw_seed.lstrip("-").isdigit() else raw_seed
         simulator = Simulator(
             seed=seed,
             clock=ScaledClock(args.speed),
@@ -168,7 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.exit(1, f"error: cannot bind {args.host}:{args.port}: {exc}\n")
         print(server.url, flush=True)
         print(
-            f"luma simulator: api {server.url}, media {server.media_url}, speed {args.speed:g}x"
+            f"luma simulator: api {server.url}, media {server.media_url}, speed {args.speed:g}x, "
+            f"seed {raw_seed}"
             + (f", faults {';'.join(p.to_text() for p in faults)}" if faults else ""),
             file=sys.stderr,
             flush=True,

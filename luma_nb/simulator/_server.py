@@ -36,6 +36,10 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # socketserver's default backlog of 5 overflows as soon as a client pool opens a few
+    # dozen connections at once (httpx allows 100): the kernel then drops the handshakes
+    # and those clients stall for a 1 s SYN retransmission.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], simulator: Simulator, log: bool) -> None:
         self.simulator = simulator

@@ -50,7 +50,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     """Decode a JSON object body or raise a 400 ``bad_request``."""
     try:
         value = json.loads(body.decode("utf-8")) if body.strip() else None
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # also nested beyond json's depth
         raise bad_request("request body is not valid JSON") from None
     if not isinstance(value, dict):
         raise bad_request("request body must be a JSON object")

@@ -1,0 +1,65 @@
+"""Videos of a study rebuilt from log rows, playable offline when the browser needs it.
+
+The study downloads every finished clip and the log records where. A clip the browser could
+not load itself (the simulator's, a loopback server's) is embedded from that local copy, so
+players work after a kernel restart without any fetcher or network; anything else keeps its
+URL and :func:`luma_nb.display.video_html` decides as usual.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from luma_nb._html import VIDEO, file_data_url
+from luma_nb.display import embed_limit, needs_embedding
+from luma_nb.models import Video, VideoRequest
+
+__all__ = ["playable"]
+
+
+def _source(row: Mapping[str, Any]) -> tuple[str, bool]:
+    """The player's source: a data URL from the local copy when embedding is needed."""
+    url = str(row["video_url"])
+    path = row.get("media_path")
+    if path and needs_embedding(url):
+        try:
+            data_url, _size = file_data_url(Path(path), VIDEO, embed_limit())
+        except OSError:
+            data_url = None  # moved or deleted: display falls back to its own ways
+        if data_url is not None:
+            return data_url, True
+    return url, False
+
+
+def playable(
+    row: Mapping[str, Any], *, request: VideoRequest | None = None, blind: bool = False
+) -> Video | None:
+    """The row's video for display, or None when it has none.
+
+    ``blind`` strips everything that could tell the arms apart (prompts, request, ids): only
+    the player, its size and the backend remain.
+    """
+    if not row.get("video_url"):
+        return None
+    src, local = _source(row)
+    # An embedded player needs no poster; fetching one would be the only network use left.
+    thumbnail = None if local else row.get("thumbnail_url")
+    common: dict[str, Any] = {
+        "video_url": src,
+        "thumbnail_url": thumbnail,
+        "width": row.get("width"),
+        "height": row.get("height"),
+        "backend": row.get("backend") or "api",
+    }
+    if blind:
+        return Video(task_id="", **common)
+    return Video(
+        task_id=row.get("task_id") or "",
+        video_id=row.get("video_id"),
+        prompt=row.get("echoed_prompt"),
+        trace_id=row.get("trace_id"),
+        request=request,
+        **common,
+    )

@@ -1,0 +1,235 @@
+"""Running a study: submit in the planned order, at most ``concurrency`` at a time, and poll.
+
+Why blocking (the :class:`~luma_nb.Client`) and not an async design on ``run_blocking``: it
+works with the client the notebook already has (any transport, its injected clock and sleep),
+needs no thread or event loop, and a kernel interrupt stops it like any cell, leaving a log
+that :meth:`Experiment.complete` resumes. Nothing is lost in speed: the service generates the
+videos concurrently either way, and the only serial steps are the submits (well under a second
+each, against minutes of generation). Polling is batched: one ``retrieve_batch`` per round for
+every video in flight, where one awaited ``wait`` per video would poll each separately.
+
+The rolling window: fill the free slots with submits, then ``wait_many`` on the videos in
+flight. When one finishes and more are waiting to be submitted, the update hook stops the wait
+(by raising :class:`_SlotFree`) so the next submit goes out at once instead of after the
+slowest of the batch. Everything is written to the session log as it happens: ``begin``
+before the POST, the task id before any waiting, every state change, the media path.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from luma_nb import _iteration
+from luma_nb._jupyter import display_html, html_object, in_notebook
+from luma_nb.errors import (
+    AuthenticationError,
+    ConfigError,
+    InsufficientBalanceError,
+    LumaError,
+    WaitTimeoutError,
+)
+from luma_nb.models import Task
+
+if TYPE_CHECKING:
+    from luma_nb.client import Client
+    from luma_nb.experiment._plan import Plan, Unit
+    from luma_nb.session_log import SessionLog
+
+__all__ = ["RunReport", "run"]
+
+# Errors that no other submit of the study would escape: stop submitting (the videos already
+# in flight are still waited for) and let the caller know.
+_STOPPING = (AuthenticationError, InsufficientBalanceError, ConfigError)
+
+
+class _SlotFree(Exception):
+    """Raised from the wait's update hook to end the wait early: a slot is free."""
+
+
+@dataclass
+class RunReport:
+    """What one run did."""
+
+    submitted: list[str] = field(default_factory=list)
+    submit_errors: dict[str, LumaError] = field(default_factory=dict)
+    finished: list[str] = field(default_factory=list)
+    download_errors: dict[str, LumaError] = field(default_factory=dict)
+    stopped_by: LumaError | None = None
+    timed_out: WaitTimeoutError | None = None
+    max_in_flight: int = 0
+
+
+class _Progress:
+    """One line that says how far the study is (updated in place in a notebook)."""
+
+    def __init__(self, label: str, total: int, done: int) -> None:
+        self._label = label
+        self._total = total
+        self._done = done
+        self._running = 0
+        self._failed = 0
+        self._started = time.monotonic()
+        self._handle: Any = None
+        if in_notebook():
+            self._handle = display_html(self._html(), display_id=True)
+
+    def update(self, *, done: int = 0, failed: int = 0, running: int | None = None) -> None:
+        self._done += done
+        self._failed += failed
+        if running is not None:
+            self._running = running
+        if self._handle is not None:
+            self._handle.update(html_object(self._html()))
+
+    def text(self) -> str:
+        return (
+            f"{self._label}: {self._done} of {self._total} videos finished"
+            f" · {self._running} running"
+            + (f" · {self._failed} failed" if self._failed else "")
+            + f" · {time.monotonic() - self._started:.1f} s"
+        )
+
+    def _html(self) -> str:
+        import html
+
+        return (
+            '<div class="luma-nb-status" style="font-family:sans-serif;font-size:13px">'
+            f"&#9679; {html.escape(self.text())}</div>"
+        )
+
+    def close(self) -> None:
+        if self._handle is None:
+            print(f"[luma_nb] {self.text()}", file=sys.stderr)
+
+
+def run(
+    plan: Plan,
+    log: SessionLog,
+    client: Client,
+    *,
+    todo: Iterable[Unit],
+    attached: dict[str, str] | None = None,
+    max_wait: float | None,
+    already_done: int = 0,
+) -> RunReport:
+    """Submit ``todo`` (in order) and wait for them and for the ``attached`` tasks.
+
+    Parameters
+    ----------
+    plan, log, client
+        The study, its session log and the client to submit with.
+    todo : iterable of Unit
+        Units never submitted, in the order to submit them.
+    attached : dict of task id to iteration id
+        Tasks already submitted and still running (a resumed study); they take slots.
+    max_wait : float or None
+        The longest to wait for the next video to finish before giving up (the client's
+        poll policy decides when None); whatever is running stays in the log, resumable.
+    """
+    queue = deque(todo)
+    in_flight: dict[str, str] = dict(attached or {})
+    report = RunReport()
+    total = already_done + len(queue) + len(in_flight)
+    progress = _Progress(f"experiment {plan.experiment}", total, already_done)
+    finished: list[Task] = []  # terminal tasks seen by the hook during one wait
+
+    def hook(task: Task) -> None:
+        iteration = in_flight.get(task.id)
+        if iteration is None:
+            return
+        log.update(iteration, task)
+        if task.is_terminal:
+            finished.append(task)
+            # Stop waiting only when the free slot can be used right away.
+            if queue and report.stopped_by is None:
+                raise _SlotFree
+
+    try:
+        while queue or in_flight:
+            if report.stopped_by is None:
+                _fill(plan, log, client, queue, in_flight, report, progress)
+            if not in_flight:
+                break
+            report.max_in_flight = max(report.max_in_flight, len(in_flight))
+            progress.update(running=len(in_flight))
+            finished.clear()
+            try:
+                final = client.wait_many(list(in_flight), max_wait=max_wait, on_update=hook)
+            except _SlotFree:
+                final = []
+            except WaitTimeoutError as exc:
+                report.timed_out = exc
+                final = []
+            for task in [*finished, *final]:
+                iteration = in_flight.pop(task.id, None)
+                if iteration is not None and task.is_terminal:
+                    log.update(iteration, task)  # writes nothing when the hook already did
+                    _finish(log, client, iteration, task, report)
+                    progress.update(done=1, failed=int(not task.succeeded))
+            if report.timed_out is not None:
+                break
+    finally:
+        progress.update(running=len(in_flight))
+        progress.close()
+    return report
+
+
+def _fill(
+    plan: Plan,
+    log: SessionLog,
+    client: Client,
+    queue: deque[Unit],
+    in_flight: dict[str, str],
+    report: RunReport,
+    progress: _Progress,
+) -> None:
+    """Submit from the queue until every slot is taken (or a submit stops the study)."""
+    while queue and len(in_flight) < plan.concurrency:
+        unit = queue.popleft()
+        request = plan.request(unit)
+        iteration = log.begin(
+            request,
+            backend=client.backend,
+            experiment=plan.experiment,
+            arm=unit.arm,
+            tags=unit.tags(),
+            iteration=unit.iteration(plan.experiment),
+        )
+        try:
+            task = _iteration.submit(log, iteration, request, client.submit)
+        except _STOPPING as exc:
+            report.submit_errors[iteration] = exc
+            report.stopped_by = exc
+            return
+        except LumaError as exc:
+            # Logged as failed (or outcome_unknown); one refused prompt must not end the study.
+            report.submit_errors[iteration] = exc
+            progress.update(done=1, failed=1)
+            continue
+        report.submitted.append(iteration)
+        if task.is_terminal:
+            _finish(log, client, iteration, task, report)
+            progress.update(done=1, failed=int(not task.succeeded))
+        else:
+            in_flight[task.id] = iteration
+        report.max_in_flight = max(report.max_in_flight, len(in_flight))
+
+
+def _finish(log: SessionLog, client: Client, iteration: str, task: Task, report: RunReport) -> None:
+    report.finished.append(iteration)
+    if task.video is not None:
+        download(log, client, iteration, task.video.video_url, report)
+
+
+def download(log: SessionLog, client: Client, iteration: str, url: str, report: RunReport) -> None:
+    """Save a finished video locally (for embedding) and log where; a failure is kept, not
+    raised: the video exists and the log keeps its URL."""
+    try:
+        log.media(iteration, client.download(url))
+    except LumaError as exc:
+        report.download_errors[iteration] = exc

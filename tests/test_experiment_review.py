@@ -1,0 +1,158 @@
+"""The blind review grid, built and clicked without a browser."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _experimenttools import make_client
+
+import luma_nb
+from luma_nb.experiment import Experiment, compare_enhancement
+from luma_nb.experiment._plan import new_plan
+from luma_nb.experiment._review import UNBLINDED_TAG
+from luma_nb.simulator import Simulator, VirtualClock
+
+pytest.importorskip("ipywidgets")
+
+PROMPTS = ["a red kite over green hills", "a fox in the snow", "neon rain on glass"]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Experiment]:
+    """One study run once for the module (clips are rendered once)."""
+    tmp_path = tmp_path_factory.mktemp("study")
+    sim = Simulator(clock=VirtualClock(), seed=7)
+    try:
+        yield compare_enhancement(
+            PROMPTS,
+            seed=21,
+            client=make_client(sim, tmp_path),
+            session=luma_nb.SessionLog(tmp_path / "s.jsonl"),
+        )
+    finally:
+        sim.close()
+
+
+@pytest.fixture
+def study(finished: Experiment, tmp_path: Path) -> Experiment:
+    """The module's study on a private copy of its log, so each test rates on its own."""
+    copy = tmp_path / "copy.jsonl"
+    shutil.copyfile(finished.log.path, copy)
+    return Experiment.load(copy, finished.id)
+
+
+def test_pairs_are_side_by_side_with_the_arms_hidden(study: Experiment) -> None:
+    review = study.review()
+    assert [p.pair for p in review.pairs] == [1, 2, 3]
+    rows = {row["iteration"]: row for row in study.log.to_records()}
+    for pair in review.pairs:
+        assert sorted(pair.arms.values()) == ["off", "on"]
+        assert pair.reveal.value == ""
+        for label, card in pair.cards.items():
+            html = card.player.value
+            assert "<video" in html and "data:video/mp4;base64," in html  # embedded clip
+            assert f"Video {label}" in html
+            row = rows[card.iteration]
+            assert row["arm"] == pair.arms[label]
+            # Nothing on the card tells the arms apart: no prompt, no echo, no flag, no id.
+            assert row["echoed_prompt"] not in html and row["prompt"] not in html
+            assert "enhancement" not in html.lower()
+            assert row["task_id"] not in html
+        # The prompt sent (the same for both) is shown above the pair.
+        assert pair.prompt == study.plan.prompt_of(pair.pair)
+
+
+def test_a_and_b_are_shuffled_per_pair_and_stable(study: Experiment, tmp_path: Path) -> None:
+    first = [p.arms for p in study.review().pairs]
+    assert [p.arms for p in study.review().pairs] == first
+    # Also after a restart (a new Experiment from the log).
+    reloaded = Experiment.load(study.log.path, study.id)
+    assert [p.arms for p in reloaded.review().pairs] == first
+    # Over many pairs, both arms are shown first sometimes.
+    plan = new_plan([f"p{n}" for n in range(12)], repeats=1, concurrency=1, seed=3, params={})
+    assert set(plan.shown_first.values()) == {"on", "off"}
+
+
+def test_saving_a_rating_writes_it_to_the_log(study: Experiment) -> None:
+    review = study.review()
+    card = review.card(2, "B")
+    assert card.save_button.disabled  # nothing chosen yet
+    card.rating.value = 4
+    card.note.value = "  smooth camera  "
+    assert not card.save_button.disabled
+    card.save_button.click()
+    row = study.log.row(card.iteration)
+    assert row["rating"] == 4 and row["note"] == "smooth camera"
+    assert UNBLINDED_TAG not in row["tags"]
+    assert "saved: 4/5" in card.status.value
+    # The other videos are untouched.
+    other = review.card(2, "A")
+    assert study.log.row(other.iteration)["rating"] is None
+    # A new grid shows what was saved.
+    again = study.review().card(2, "B")
+    assert again.rating.value == 4 and again.note.value == "smooth camera"
+
+
+def test_ratings_from_the_grid_reach_the_summary(study: Experiment) -> None:
+    review = study.review()
+    for pair in review.pairs:
+        for label, card in pair.cards.items():
+            card.rating.value = 5 if pair.arms[label] == "on" else 2
+            card.save_button.click()
+    summary = study.summary()
+    assert summary.on.mean_rating == 5 and summary.off.mean_rating == 2
+    assert summary.paired.on_better == 3 and summary.paired.p_value == 0.25
+
+
+def test_reveal_shows_the_arms(study: Experiment) -> None:
+    review = study.review()
+    review.reveal_button.click()
+    assert review.revealed and review.reveal_button.disabled
+    for pair in review.pairs:
+        text = pair.reveal.value
+        assert f"A: enhancement {pair.arms['A']}" in text
+        assert f"B: enhancement {pair.arms['B']}" in text
+    assert UNBLINDED_TAG in review.message.value
+    # A rating saved after the reveal is no longer blind, and the log says so.
+    card = review.card(1, "A")
+    card.rating.value = 3
+    card.save_button.click()
+    row = study.log.row(card.iteration)
+    assert row["rating"] == 3 and UNBLINDED_TAG in row["tags"]
+
+
+def test_missing_videos_get_a_placeholder(tmp_path: Path) -> None:
+    sim = Simulator(clock=VirtualClock(), seed=7)
+    try:
+        with pytest.warns(luma_nb.experiment.ExperimentWarning):
+            study = compare_enhancement(
+                PROMPTS[:1],
+                seed=1,
+                concurrency=1,
+                max_wait=1,
+                client=make_client(sim, tmp_path),
+                session=luma_nb.SessionLog(tmp_path / "s.jsonl"),
+            )
+    finally:
+        sim.close()
+    review = study.review()
+    cards = list(review.pairs[0].cards.values())
+    states = {c.player.value.split("(")[-1].split(")")[0] for c in cards}
+    assert "not submitted" in states and len(states) == 2  # the other is still running
+    assert all("<video" not in c.player.value for c in cards)
+    assert all(c.rating.disabled for c in cards)
+
+
+def test_the_grid_displays_as_a_widget(study: Experiment) -> None:
+    bundle = study.review()._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_the_open_grid_shows_pairs_and_arms(study: Experiment) -> None:
+    html = study.grid().html()
+    assert html.count("<video") == 6
+    assert "pair 1 · enhancement on" in html and "Prompt echoed" in html
+    assert study.video(1, "on") is not None
