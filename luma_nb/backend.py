@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import html
 import ipaddress
-import secrets
 import math
 import os
+import secrets
 import sys
 import threading
 import weakref
