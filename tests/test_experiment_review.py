@@ -156,3 +156,14 @@ def test_the_open_grid_shows_pairs_and_arms(study: Experiment) -> None:
     assert html.count("<video") == 6
     assert "pair 1 · enhancement on" in html and "Prompt echoed" in html
     assert study.video(1, "on") is not None
+
+
+def test_the_study_exports_a_standalone_report(study: Experiment, tmp_path: Path) -> None:
+    study.rate(1, "on", 5, note="crisp <b>edges</b>")
+    path = study.export_html(tmp_path / "study.html")
+    page = path.read_text(encoding="utf-8")
+    assert page.count("<video") == 2 * len(PROMPTS)  # every video of the study
+    assert "data:video/mp4;base64," in page  # embedded: opens with no network
+    assert "crisp &lt;b&gt;edges&lt;/b&gt;" in page  # the reviewer's note, escaped
+    assert study.id in page
+    assert "sign test" in page.lower()  # the summary block is included

@@ -382,6 +382,22 @@ class Experiment:
                 + "; ".join(f"{it}: {exc}" for it, exc in report.download_errors.items())
             )
 
+    def export_html(
+        self, path: str | Path, *, title: str | None = None, embed: bool | None = None
+    ) -> Path:
+        """Write a standalone HTML report of the study: its videos (embedded under the cap),
+        prompts, parameters, ratings and the summary. Opens with no kernel and no network."""
+        from luma_nb.report import export_html
+
+        rows = [row for row in self.log.to_records() if row.get("experiment") == self.id]
+        return export_html(
+            rows,
+            path,
+            title=title or f"Enhancement study {self.id}",
+            embed=embed,
+            summary_html=self.summary(),
+        )
+
     # ------------------------------------------------------------------ analysis
 
     def summary(self, *, level: float = 0.95, paired_by: str = "prompt") -> ExperimentSummary:
