@@ -321,6 +321,7 @@ class Core:
         interval = poll.initial
         pending = ids
         while True:
+            round_started = self.clock()
             try:
                 if len(pending) == 1:
                     fresh = [(yield from self.get_task(pending[0], deadline))]
@@ -346,7 +347,10 @@ class Core:
                     waited=self.clock() - started,
                     last={i: latest[i] for i in pending if i in latest},
                 )
-            yield Sleep(min(interval, remaining))
+            # Rounds start `interval` apart (start to start): a slow answer, or several batch
+            # requests, must not stretch the cadence, nor how late a finished task is seen.
+            spent = max(0.0, self.clock() - round_started)
+            yield Sleep(max(0.0, min(interval - spent, remaining)))
             interval = min(interval * poll.factor, poll.maximum)
 
     def complete(
