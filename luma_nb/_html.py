@@ -12,6 +12,7 @@ import base64
 import html
 import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -240,3 +241,30 @@ overflow-wrap:anywhere}
 .luma-nb-grid{display:grid;gap:12px;align-items:start}
 .luma-nb-grid .luma-nb-card{max-width:none;margin:0}
 """.replace("\n", "")
+
+
+class RichView:
+    """Something that shows itself: HTML in a notebook, text in a terminal or ``repr``.
+
+    Subclasses define :meth:`html` and :meth:`text`; IPython's display hooks come from here.
+    """
+
+    def html(self) -> str:
+        """The HTML view."""
+        raise NotImplementedError
+
+    def text(self) -> str:
+        """The plain-text view."""
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        return {"text/html": self.html(), "text/plain": self.text()}
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text())
+
+    def __repr__(self) -> str:
+        return self.text()

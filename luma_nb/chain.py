@@ -35,7 +35,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from luma_nb._html import clean_text, esc, human_seconds
+from luma_nb._html import RichView, clean_text, esc, human_seconds
 from luma_nb.display import _backend_badge, _badge, _meta, _mono, _prompt_rows, _state_badge
 from luma_nb.errors import ValidationError
 from luma_nb.models import Video
@@ -164,7 +164,7 @@ def _whole_chain_sentence(total: int) -> str:
     )
 
 
-class Timeline:
+class Timeline(RichView):
     """The clips of an extend chain, root first. Made by :func:`timeline`.
 
     Displaying it renders the timeline; outside a notebook its ``repr`` is plain text.
@@ -290,20 +290,8 @@ class Timeline:
             lines.append(f"  {_whole_chain_sentence(total)}")
         return "\n".join(clean_text(line) if i else line for i, line in enumerate(lines))
 
-    def _repr_html_(self) -> str:
-        return self.html()
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        return {"text/html": self.html(), "text/plain": self.text()}
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(self.text())
-
-    def __repr__(self) -> str:
-        return self.text()
-
-
-class ChainPlayer:
+class ChainPlayer(RichView):
     """One player for the clips of an extend chain. Made by :func:`chain_player`.
 
     Attributes
@@ -419,18 +407,6 @@ class ChainPlayer:
         if total > 1:
             lines.append(f"  {_whole_chain_sentence(total)}")
         return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return self.html()
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        return {"text/html": self.html(), "text/plain": self.text()}
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(self.text())
-
-    def __repr__(self) -> str:
-        return self.text()
 
 
 def _css() -> str:

@@ -43,6 +43,7 @@ from luma_nb._html import (
     CSS,
     IMAGE,
     VIDEO,
+    RichView,
     clean_text,
     esc,
     file_data_url,
@@ -675,7 +676,7 @@ def _safe_text(build: Callable[[], str], what: str) -> str:
 # --------------------------------------------------------------------------- show and grid
 
 
-class GridView:
+class GridView(RichView):
     """Videos and tasks side by side, for comparison. Made by :func:`grid`.
 
     Displaying it (as a cell's last expression, with ``display(...)`` or :func:`show`) renders
@@ -742,18 +743,6 @@ class GridView:
             else:
                 blocks.append(_safe_text(partial(_video_text, item, label), "video"))
         return "\n\n".join(blocks)
-
-    def _repr_html_(self) -> str:
-        return self.html()
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        return {"text/html": self.html(), "text/plain": self.text()}
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(self.text())
-
-    def __repr__(self) -> str:
-        return self.text()
 
 
 def grid(
