@@ -6,20 +6,51 @@ import asyncio
 import base64
 import io
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+import luma_nb
 from luma_nb.simulator import Simulator, VirtualClock
+
+#: Debian's chromium (``LUMA_NB_CHROMIUM`` points elsewhere) and the flags it needs here.
+CHROMIUM = os.environ.get("LUMA_NB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 TOKEN = "sk-test-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
 DONE = 200.0  # simulated seconds after which every normal task is over (max is 160)
+
+
+def virtual_client(sim: Simulator, tmp_path: Path) -> luma_nb.Client:
+    """A blocking luma_nb client over ``sim`` whose waits advance its virtual clock."""
+    clock = sim.clock
+    assert isinstance(clock, VirtualClock)
+    return luma_nb.Client(
+        "test-token",
+        base_url=sim.base_url,
+        transport=sim.transport(),
+        backend="simulator",
+        sleep=clock.advance,
+        clock=clock.now,
+        cache_dir=tmp_path / "cache",
+    )
 
 
 def make_sim(**kwargs: Any) -> tuple[Simulator, VirtualClock]:

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _simtools import CHROMIUM, CHROMIUM_ARGS, virtual_client
 
 import luma_nb
 from luma_nb import chain, display
 from luma_nb.simulator import Simulator, VirtualClock
 
-CHROMIUM = os.environ.get("LUMA_NB_CHROMIUM", "/usr/bin/chromium")
 PROMPTS = (
     "a paper boat on a rainy street",
     'the boat reaches the <i>sea</i> & "waves"',
@@ -61,17 +61,7 @@ def chained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[luma_nb.Sessio
     """A session with a generate, two extends of it (a chain of 3) and an unrelated generate."""
     tmp_path = tmp_path_factory.mktemp("chain")
     sim = Simulator(clock=VirtualClock(), seed=5)
-    clock = sim.clock
-    assert isinstance(clock, VirtualClock)
-    client = luma_nb.Client(
-        "test-token",
-        base_url=sim.base_url,
-        transport=sim.transport(),
-        backend="simulator",
-        sleep=clock.advance,
-        clock=clock.now,
-        cache_dir=tmp_path / "cache",
-    )
+    client = virtual_client(sim, tmp_path)
     log = luma_nb.SessionLog(tmp_path / "session.jsonl")
     luma_nb.use(client, log)
     first = luma_nb.generate(PROMPTS[0])
@@ -241,14 +231,7 @@ def test_chain_player_advances_in_chromium(chained: luma_nb.SessionLog, tmp_path
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
+                *CHROMIUM_ARGS,
                 "--autoplay-policy=no-user-gesture-required",
             ],
             timeout=60_000,

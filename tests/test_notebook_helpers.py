@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _simtools import virtual_client
 
 import luma_nb
 from luma_nb.simulator import Simulator, VirtualClock
@@ -19,18 +20,7 @@ def sim() -> Iterator[Simulator]:
     simulator.close()
 
 
-def _client(sim: Simulator, tmp_path: Path) -> luma_nb.Client:
-    clock = sim.clock
-    assert isinstance(clock, VirtualClock)
-    return luma_nb.Client(
-        "test-token",
-        base_url=sim.base_url,
-        transport=sim.transport(),
-        backend="simulator",
-        sleep=clock.advance,
-        clock=clock.now,
-        cache_dir=tmp_path / "cache",
-    )
+_client = virtual_client
 
 
 @pytest.fixture

@@ -12,23 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _simtools import CHROMIUM, CHROMIUM_ARGS, virtual_client
 
 import luma_nb
 from luma_nb import display
 from luma_nb.report import export_html, report_html
 from luma_nb.simulator import Simulator, VirtualClock
 
-CHROMIUM = os.environ.get("LUMA_NB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOSTILE = '<script>alert("x")</script>"><img src=x onerror=alert(1)> & \'q\''
 
 
@@ -84,17 +74,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[luma_nb.Sessio
     """
     tmp_path = tmp_path_factory.mktemp("session")
     sim = Simulator(clock=VirtualClock(), seed=11)
-    clock = sim.clock
-    assert isinstance(clock, VirtualClock)
-    client = luma_nb.Client(
-        "test-token",
-        base_url=sim.base_url,
-        transport=sim.transport(),
-        backend="simulator",
-        sleep=clock.advance,
-        clock=clock.now,
-        cache_dir=tmp_path / "cache",
-    )
+    client = virtual_client(sim, tmp_path)
     log = luma_nb.SessionLog(tmp_path / "session.jsonl")
     luma_nb.use(client, log)
     boat = luma_nb.generate(HOSTILE, aspect_ratio="16:9", tags=["night", "<b>tag</b>"])
