@@ -28,7 +28,7 @@ from typing import Any
 
 from _bench import goal, machine, median, python_run, ratio, table
 
-import luma_nb.session_log as session_log_module
+import luma_nb._session_store as session_store_module
 from luma_nb.errors import ModerationError
 from luma_nb.models import Task, TaskError, TaskState, Video, VideoRequest
 from luma_nb.session_log import SessionLog
@@ -159,14 +159,18 @@ def build_log(path: Path, events: int) -> None:
     in memory and written at the end (appending is benchmarked on its own).
     """
     lines: list[bytes] = []
-    original = session_log_module.append_line
-    session_log_module.append_line = lambda _p, line, fsync=False: lines.append(line)  # type: ignore[assignment]
+    original = session_store_module.append_line
+
+    def collect(_path: Path, line: bytes, fsync: bool = False, check: object = None) -> None:
+        lines.append(line)
+
+    session_store_module.append_line = collect  # type: ignore[assignment]
     try:
         clock = iter(range(10**9))
         log = SessionLog(path, clock=lambda: 1_773_497_366.0 + next(clock) * 0.731)
         write_iterations(log, events + 20)
     finally:
-        session_log_module.append_line = original  # type: ignore[assignment]
+        session_store_module.append_line = original
     path.write_bytes(b"".join(lines[:events]))
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from luma_nb._version import __version__
 
 if TYPE_CHECKING:
-    from luma_nb.aio import enable_nested_asyncio, run_blocking
+    from luma_nb.aio import RunTimeoutError, enable_nested_asyncio, run_blocking
     from luma_nb.backend import connect, simulator_of
     from luma_nb.chain import chain_player, timeline
     from luma_nb.client import AsyncClient, Client
@@ -60,12 +60,19 @@ if TYPE_CHECKING:
     )
     from luma_nb.panel import Panel
     from luma_nb.report import export_html
-    from luma_nb.session_log import SessionLog, load_sessions
+    from luma_nb.session_log import (
+        IterationExistsError,
+        ResumeResult,
+        SessionLog,
+        SessionLogWriteError,
+        load_sessions,
+    )
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "enable_nested_asyncio": "luma_nb.aio",
     "run_blocking": "luma_nb.aio",
+    "RunTimeoutError": "luma_nb.aio",
     "connect": "luma_nb.backend",
     "simulator_of": "luma_nb.backend",
     "show": "luma_nb.display",
@@ -79,6 +86,9 @@ _EXPORTS: dict[str, str] = {
     "resume_experiment": "luma_nb.experiment",
     "grid": "luma_nb.display",
     "SessionLog": "luma_nb.session_log",
+    "SessionLogWriteError": "luma_nb.session_log",
+    "IterationExistsError": "luma_nb.session_log",
+    "ResumeResult": "luma_nb.session_log",
     "load_sessions": "luma_nb.session_log",
     "Client": "luma_nb.client",
     "AsyncClient": "luma_nb.client",

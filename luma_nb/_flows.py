@@ -31,6 +31,7 @@ from luma_nb.errors import (
     TransportError,
     UnexpectedResponseError,
     WaitTimeoutError,
+    proves_nothing_billed,
 )
 from luma_nb.models import Task, VideoRequest
 
@@ -40,26 +41,39 @@ T = TypeVar("T")
 API_DEFAULT_TIMEOUT = 300.0
 #: How much longer than the API ``timeout`` a sync call's HTTP read timeout is.
 SYNC_READ_MARGIN = 30.0
+#: How long past a wait's deadline its last request may take (the last look at the task is
+#: made at the deadline, so a wait ends at most this much after ``max_wait``).
+DEADLINE_GRACE = 1.0
 
 
 @dataclass(frozen=True)
 class Send:
-    """Make one JSON request. ``authorized`` adds the bearer token (API host only)."""
+    """Make one JSON request. ``authorized`` adds the bearer token (API host only).
+
+    ``deadline`` (on the core's clock) bounds the whole request, answer included: a driver
+    stops reading at it and throws ``httpx.ReadTimeout`` into the flow. The driver reads at
+    most :data:`~luma_nb.config.MAX_ANSWER_BYTES` (+1) of the answer. ``paid`` marks the
+    submit, whose cancellation in flight is reported as an unknown outcome.
+    """
 
     method: str
     url: str
     json: Mapping[str, Any]
     authorized: bool = True
     read_timeout: float | None = None
+    deadline: float | None = None
+    paid: bool = False
 
 
 @dataclass(frozen=True)
 class Fetch:
-    """GET ``url``; on 2xx stream the body into ``sink``, else read it into the response."""
+    """GET ``url``; on 2xx stream at most ``max_bytes`` + 1 bytes of the body into ``sink``
+    (the flow refuses anything past ``max_bytes``), else read the body into the response."""
 
     url: str
     sink: BinaryIO
     authorized: bool = False
+    max_bytes: int = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,9 @@ OnUpdate = Callable[[Task], object]
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Our own mistakes: retrying cannot help.
 _LOCAL = (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL)
+#: What drivers throw into a flow: every httpx failure of a request (transport errors, an
+#: undecodable body, too many redirects, a URL httpx refuses).
+HTTPX_ERRORS = (httpx.HTTPError, httpx.InvalidURL)
 
 
 class Core:
@@ -118,18 +135,24 @@ class Core:
             response.status_code,
             response.content,
             response.headers,
-            secret=self.settings.token.reveal(),
+            secret=self.settings.token,
         )
 
     def _decode(self, response: httpx.Response) -> dict[str, Any]:
         return _wire.decode_object(
-            response.status_code, response.content, secret=self.settings.token.reveal()
+            response.status_code, response.content, secret=self.settings.token
         )
 
     def _transport_error(self, exc: Exception, what: str) -> TransportError:
         return TransportError(
-            f"{what} failed: {type(exc).__name__}: {_scrub(str(exc), self.settings)}"
+            f"{what} failed: {type(exc).__name__}: {self.settings.token.scrub(str(exc))}"
         )
+
+    def _request_deadline(self, budget: float, deadline: float | None = None) -> float:
+        """When one request must be over: ``budget`` seconds from now, and no later than a
+        wait's ``deadline`` (plus :data:`DEADLINE_GRACE`)."""
+        own = self.clock() + budget
+        return own if deadline is None else min(own, deadline + DEADLINE_GRACE)
 
     # ------------------------------------------------------------------ submit
 
@@ -139,22 +162,32 @@ class Core:
         read_timeout = None
         if sync:
             read_timeout = (request.timeout or API_DEFAULT_TIMEOUT) + SYNC_READ_MARGIN
+        budget = (read_timeout or 0.0) + self.settings.timeout
         max_retries = self.settings.retry.max_retries
         attempt = 0
         while True:
+            step = Send(
+                "POST",
+                self.url(_wire.VIDEOS_PATH),
+                body,
+                read_timeout=read_timeout,
+                deadline=self._request_deadline(budget),
+                paid=True,
+            )
             try:
-                response = yield Send("POST", self.url(_wire.VIDEOS_PATH), body, True, read_timeout)
+                response = yield step
             except _NOT_SENT as exc:
                 if attempt < max_retries:
                     yield Sleep(self.backoff(attempt))
                     attempt += 1
                     continue
-                raise self._transport_error(exc, "submitting the video request") from exc
+                raise self._transport_error(exc, "submitting the video request") from None
             except _LOCAL as exc:
-                raise self._transport_error(exc, "submitting the video request") from exc
-            except httpx.TransportError as exc:
+                raise self._transport_error(exc, "submitting the video request") from None
+            except HTTPX_ERRORS as exc:
+                # Read timeout, drop, an undecodable answer: the POST may have been billed.
                 cause = self._transport_error(exc, "submitting the video request")
-                raise _unknown_outcome(cause) from exc
+                raise _unknown_outcome(cause) from None
             status = response.status_code
             if status == 429 and attempt < max_retries:
                 # An explicit refusal: nothing was processed, so a retry cannot bill twice.
@@ -175,13 +208,14 @@ class Core:
             error = self._error(response)
             raise _unknown_outcome(error) from error
         if not 200 <= status < 300:
-            raise self._error(response)
+            raise _unless_refused(self._error(response))
         try:
             body = self._decode(response)
         except UnexpectedResponseError as exc:
             raise _unknown_outcome(exc) from exc
         if _wire.is_error_envelope(body):
-            raise self._error(response)
+            # A 2xx that carries an error: only a definite refusal proves nothing was billed.
+            raise _unless_refused(self._error(response))
         backend = self.settings.backend
         if sync:
             task = Task.from_sync_response(body, sent=request, backend=backend)
@@ -198,7 +232,7 @@ class Core:
             raise _unknown_outcome(
                 UnexpectedResponseError(
                     "the API accepted the request but sent no task_id: "
-                    f"{_wire.snippet(response.content, secret=self.settings.token.reveal())!r}",
+                    f"{_wire.snippet(response.content, secret=self.settings.token)!r}",
                     status_code=status,
                 )
             )
@@ -235,14 +269,18 @@ class Core:
         attempt = 0
         while True:
             retry_after: float | None = None
-            cause: BaseException | None = None
+            step = Send(
+                "POST",
+                self.url(_wire.TASKS_PATH),
+                body,
+                deadline=self._request_deadline(self.settings.timeout, deadline),
+            )
             try:
-                response = yield Send("POST", self.url(_wire.TASKS_PATH), body)
+                response = yield step
             except _LOCAL as exc:
-                raise self._transport_error(exc, "querying the task") from exc
-            except httpx.TransportError as exc:
+                raise self._transport_error(exc, "querying the task") from None
+            except HTTPX_ERRORS as exc:
                 error: LumaError = self._transport_error(exc, "querying the task")
-                cause = exc
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -261,7 +299,7 @@ class Core:
                     retry_after = _wire.parse_retry_after(response.headers)
             delay = self.backoff(attempt, retry_after)
             if attempt >= max_retries or (deadline is not None and self.clock() + delay > deadline):
-                raise error from cause
+                raise error
             yield Sleep(delay)
             attempt += 1
 
@@ -388,22 +426,34 @@ class Core:
         return cache.place(cached, path)
 
     def fetch(self, url: str, sink: BinaryIO) -> Flow[httpx.Response]:
-        """Stream a media URL into ``sink``; the token goes only to the API's own origin."""
+        """Stream a media URL into ``sink``; the token goes only to the API's own origin.
+
+        A body larger than ``settings.max_download_bytes`` stops there with an
+        :class:`UnexpectedResponseError` (the caller discards what was written).
+        """
         authorized = self.is_api_url(url)
+        cap = self.settings.max_download_bytes
         max_retries = self.settings.retry.max_retries
         attempt = 0
         while True:
             sink.seek(0)
             sink.truncate()
             try:
-                response = yield Fetch(url, sink, authorized)
+                response = yield Fetch(url, sink, authorized, cap)
             except _LOCAL as exc:
-                raise self._transport_error(exc, "downloading the video") from exc
-            except httpx.TransportError as exc:
+                raise self._transport_error(exc, "downloading the video") from None
+            except HTTPX_ERRORS as exc:
                 if attempt >= max_retries:
-                    raise self._transport_error(exc, "downloading the video") from exc
+                    raise self._transport_error(exc, "downloading the video") from None
             else:
                 if 200 <= response.status_code < 300:
+                    if sink.tell() > cap:
+                        raise UnexpectedResponseError(
+                            f"the download of {url!r} grew past the cap of {cap:,} bytes and "
+                            "was stopped; raise it with Client(max_download_bytes=...) or "
+                            "LUMA_NB_MAX_DOWNLOAD_BYTES if the file is really that large",
+                            status_code=response.status_code,
+                        )
                     fetched: httpx.Response = response
                     return fetched
                 error = self._error(response)
@@ -412,6 +462,18 @@ class Core:
                     raise error
             yield Sleep(self.backoff(attempt))
             attempt += 1
+
+
+def _unless_refused(error: APIError) -> LumaError:
+    """The error itself when it proves nothing was billed, else an unknown outcome."""
+    return error if proves_nothing_billed(error) else _unknown_outcome(error)
+
+
+def unknown_outcome_of_cancel() -> SubmitOutcomeUnknownError:
+    """What a submit cancelled after its POST may have left the server becomes."""
+    return _unknown_outcome(
+        TransportError("the submit was cancelled while its request was in flight")
+    )
 
 
 def _unknown_outcome(cause: LumaError) -> SubmitOutcomeUnknownError:
@@ -426,8 +488,3 @@ def _unknown_outcome(cause: LumaError) -> SubmitOutcomeUnknownError:
     return SubmitOutcomeUnknownError(
         text, cause=cause, status_code=status, code=code, trace_id=trace_id
     )
-
-
-def _scrub(text: str, settings: Settings) -> str:
-    secret = settings.token.reveal()
-    return text.replace(secret, "********") if secret else text

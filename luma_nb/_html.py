@@ -1,6 +1,6 @@
 """Private building blocks of :mod:`luma_nb.display`: escaping, URL filtering, data URLs, CSS.
 
-Everything here is pure (no I/O except :func:`file_data_url`, which reads one local file) so the
+Everything here is pure (no I/O: reading files is :mod:`luma_nb._media_policy`'s) so the
 safety rules can be tested on their own. The rules are deliberately an allow-list: a URL is
 usable only if it is plainly ``http(s)://host...`` or a base64 ``data:`` URL of an image or
 video type; anything else, however it is spelled, is dropped rather than "cleaned".
@@ -8,10 +8,8 @@ video type; anything else, however it is spelled, is dropped rather than "cleane
 
 from __future__ import annotations
 
-import base64
 import html
 import re
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +19,6 @@ __all__ = [
     "VIDEO",
     "clean_text",
     "esc",
-    "file_data_url",
     "human_bytes",
     "human_seconds",
     "safe_url",
@@ -99,71 +96,38 @@ def safe_url(url: object, *, data: tuple[str, ...] = ()) -> str | None:
     return None
 
 
-# Leading bytes of the formats a Luma result (or the simulator) produces.
+# Leading bytes of the formats a Luma result (or the simulator) produces. Only the content
+# counts, never a file name: a text file called "clip.mp4" is not a video.
 _MAGIC: tuple[tuple[int, bytes, str], ...] = (
     (0, b"\x89PNG\r\n\x1a\n", "image/png"),
     (0, b"\xff\xd8\xff", "image/jpeg"),
-    (0, b"GIF8", "image/gif"),
+    (0, b"GIF87a", "image/gif"),
+    (0, b"GIF89a", "image/gif"),
     (0, b"\x1a\x45\xdf\xa3", "video/webm"),
     (4, b"ftypqt", "video/quicktime"),
     (4, b"ftyp", "video/mp4"),
 )
-_BY_SUFFIX = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".webm": "video/webm",
-    ".mov": "video/quicktime",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".gif": "image/gif",
-    ".webp": "image/webp",
-}
 
 
-def sniff_media_type(head: bytes, suffix: str, family: str) -> str | None:
-    """Guess a file's media type from its first bytes, then its suffix.
+def sniff_media_type(head: bytes, family: str) -> str | None:
+    """The media type that a file's first 16 bytes prove, if it is of ``family``.
 
-    Content comes first because cache blobs may have no suffix. Returns ``None`` when the
-    guess is not of the wanted ``family`` (``"video/"`` or ``"image/"``).
+    Recognised: ISO-BMFF (MP4, QuickTime; an ``ftyp`` box of a plausible size first),
+    WebM/Matroska (EBML), JPEG, PNG, GIF and WebP. Anything else, or a type outside
+    ``family`` (``"video/"`` or ``"image/"``), gives ``None``.
     """
     guess: str | None = None
-    if head[8:12] == b"WEBP" and head[:4] == b"RIFF":
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         guess = "image/webp"
     for offset, magic, media_type in _MAGIC if guess is None else ():
         if head[offset : offset + len(magic)] == magic:
             guess = media_type
             break
-    if guess is None:
-        guess = _BY_SUFFIX.get(suffix.lower())
-    if guess is None:
-        # Unknown bytes and no suffix: the API serves MP4 and JPEG, so assume those.
-        guess = "video/mp4" if family == VIDEO else "image/jpeg"
-    return guess if guess.startswith(family) else None
-
-
-def file_data_url(path: Path, family: str, limit: int) -> tuple[str | None, int]:
-    """Read ``path`` into a base64 data URL if it holds at most ``limit`` bytes.
-
-    Returns ``(data_url, size)``; ``data_url`` is ``None`` when the file is over the limit
-    (then ``size`` is at least ``limit + 1``) or not of ``family``. Reading stops after
-    ``limit + 1`` bytes, so an oversized file is never loaded whole.
-
-    Raises
-    ------
-    OSError
-        When the file cannot be read.
-    """
-    with path.open("rb") as handle:
-        raw = handle.read(limit + 1)
-        if len(raw) > limit:
-            # Report the real size when the file system knows it, for the note.
-            size = max(len(raw), path.stat().st_size)
-            return None, size
-    media_type = sniff_media_type(raw[:16], path.suffix, family)
-    if media_type is None:
-        return None, len(raw)
-    return f"data:{media_type};base64,{base64.b64encode(raw).decode('ascii')}", len(raw)
+    if guess is not None and head[4:8] == b"ftyp":
+        box = int.from_bytes(head[:4], "big")
+        if not 8 <= box <= 4096:  # an ftyp box is a few dozen bytes
+            guess = None
+    return guess if guess is not None and guess.startswith(family) else None
 
 
 _MIB = 1024 * 1024
@@ -192,17 +156,27 @@ def human_seconds(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0 controls (ESC starts terminal sequences, CR rewrites the line, BEL rings), DEL, C1
+# controls (0x9b is a one-byte CSI), the line and paragraph separators, and the bidirectional
+# marks, embeddings, overrides and isolates that make text display in another order than it
+# is (U+202E).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _shown(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def clean_text(value: object) -> str:
     """One line of terminal-safe text: newlines and tabs become spaces, other controls are shown.
 
-    Strings from the API reach a terminal through the plain-text view; an ESC byte there could
-    rewrite the screen, so control characters are printed as ``\\x1b`` and so on.
+    Strings from the API reach a terminal through the plain-text views and the progress line;
+    an ESC byte there could rewrite the screen and a bidi override reorder what is read, so
+    control and bidi characters are printed escaped, as ``\\x1b`` or ``\\u202e``.
     """
     text = str(value).replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _CONTROL.sub(_shown, text)
 
 
 # One stylesheet for every card. Selectors all start with ".luma-nb-" so nothing leaks into

@@ -4,13 +4,19 @@ The order is the session log's promise: ``begin`` (written before the paid POST)
 then ``submitted`` (the task id on disk before anyone waits) or ``submit_failed``; updates
 while waiting; the media path once the video is saved. The helpers run these steps blocking,
 the panel awaits them, so the submit step exists in both colours; everything else is shared.
+
+A paid task is never orphaned: when the ``submitted`` event cannot be written (a full disk)
+after the POST returned a task, :class:`SessionLogWriteError` carries the task id (also
+printed to stderr), and the log keeps the event in memory until its next successful write.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from luma_nb._session_errors import SessionLogWriteError
 from luma_nb.errors import GenerationFailedError
 from luma_nb.models import Task, Video, VideoRequest
 
@@ -55,13 +61,19 @@ def submit(
     Any exception is logged, not only luma_nb's own: an interrupt in the middle of the POST
     may have been billed, and the log then says ``outcome_unknown`` so nobody resubmits
     blindly.
+
+    Raises
+    ------
+    SessionLogWriteError
+        The POST returned a task but its ``submitted`` event could not be written (an
+        ``OSError``: a full disk). The error carries ``task_id``; see :func:`_log_task`.
     """
     try:
         task = send(request)
     except BaseException as exc:
-        log.submit_failed(iteration, exc)
+        _log_failure(log, iteration, exc)
         raise
-    log.submitted(iteration, task)
+    _log_task(log, iteration, task)
     return task
 
 
@@ -75,10 +87,42 @@ async def asubmit(
     try:
         task = await send(request)
     except BaseException as exc:
-        log.submit_failed(iteration, exc)
+        _log_failure(log, iteration, exc)
         raise
-    log.submitted(iteration, task)
+    _log_task(log, iteration, task)
     return task
+
+
+def _log_task(log: SessionLog, iteration: str, task: Task) -> None:
+    """Write ``submitted``; when that fails, make sure the billed task id reaches the user.
+
+    The log keeps the unwritten event in memory (written first by its next successful
+    write), the id is printed to stderr — an exception can be swallowed by a careless
+    handler, a line on stderr cannot — and the error raised carries it.
+    """
+    try:
+        log.submitted(iteration, task)
+    except OSError as exc:
+        error = SessionLogWriteError.after_submit(task, iteration, log.path, exc)
+        print(f"luma_nb: {error}", file=sys.stderr, flush=True)
+        raise error from exc
+
+
+def _log_failure(log: SessionLog, iteration: str, exc: BaseException) -> None:
+    """Write ``submit_failed``; a failed write must not hide the submit's own error.
+
+    The log keeps the unwritten event in memory; the caller re-raises the submit's error.
+    """
+    try:
+        log.submit_failed(iteration, exc)
+    except OSError as write_error:
+        print(
+            f"luma_nb: the failed submit of iteration {iteration} could not be written to the "
+            f"session log {log.path} ({write_error}); it is kept in memory and written by "
+            "the next successful write.",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def result(task: Task) -> Video:

@@ -3,14 +3,21 @@
 Files live in ``<cache>/blobs/<sha256><suffix>``; ``<cache>/urls/<sha256 of the URL>`` holds
 the digest a URL resolved to, so a second download of the same URL costs no request. The
 folder is ``LUMA_NB_CACHE_DIR``, else ``$XDG_CACHE_HOME/luma_nb``, else ``~/.cache/luma_nb``.
+
+Every cache made in this process is remembered (:func:`active_roots`): those folders, and
+the default one, are the only places whose files luma_nb embeds into a page
+(:mod:`luma_nb._media_policy`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -23,6 +30,13 @@ _TYPES = {
     "image/png": ".png",
     "image/webp": ".webp",
 }
+# What an index file may name: a blob's digest and one of our suffixes, nothing path-like.
+_BLOB_NAME = re.compile(r"[0-9a-f]{64}(?:\.[a-z0-9]{1,5})?")
+# The folders of caches made in this process, most recent last; bounded so a long session
+# (or a test run) that makes many clients does not grow the list without end.
+_MAX_ROOTS = 64
+_roots: OrderedDict[str, None] = OrderedDict()
+_roots_lock = threading.Lock()
 
 
 def default_cache_dir() -> Path:
@@ -34,11 +48,28 @@ def default_cache_dir() -> Path:
     return Path(base) / "luma_nb"
 
 
+def active_roots() -> list[Path]:
+    """The cache folders luma_nb writes to: the default one and every cache made here."""
+    with _roots_lock:
+        made = [Path(root) for root in _roots]
+    return [default_cache_dir(), *reversed(made)]
+
+
+def _remember(root: Path) -> None:
+    key = os.path.abspath(root)
+    with _roots_lock:
+        _roots[key] = None
+        _roots.move_to_end(key)
+        while len(_roots) > _MAX_ROOTS:
+            _roots.popitem(last=False)
+
+
 class MediaCache:
     """Content-addressed media files, looked up by URL or digest."""
 
     def __init__(self, root: Path | str | None = None) -> None:
         self.root = Path(root) if root is not None else default_cache_dir()
+        _remember(self.root)
 
     def lookup(self, url: str) -> Path | None:
         """The cached file for ``url``, if it was downloaded before and is still there."""
@@ -47,8 +78,10 @@ class MediaCache:
             name = index.read_text(encoding="utf-8").strip()
         except OSError:
             return None
+        if not _BLOB_NAME.fullmatch(name):
+            return None  # a damaged or edited index must not point anywhere else
         blob = self.root / "blobs" / name
-        return blob if name and blob.is_file() else None
+        return blob if blob.is_file() else None
 
     def open_temp(self) -> BinaryIO:
         """A temporary file inside the cache, to stream a download into."""

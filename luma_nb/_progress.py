@@ -1,7 +1,9 @@
 """An in-place status line while a generation runs.
 
 In a notebook it is one display area updated in place (``display_id``); outside, one short
-text line per change on stderr.
+text line per change on stderr. The state word and the task id come from the server: both
+views show their control and bidi characters escaped (``\\x1b``, ``\\u202e``), so a server
+can neither drive the terminal nor reorder the line.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import sys
 import time
 from typing import Any
 
+from luma_nb._html import clean_text
 from luma_nb._jupyter import display_html, html_object, in_notebook
 from luma_nb.models import Task, TaskState, Video
 
@@ -61,15 +64,20 @@ class StatusLine:
 
     def _html(self, state: str, detail: str, kind: TaskState = TaskState.QUEUED) -> str:
         colour = _COLOURS.get(kind, "#6b7280")
+
+        def shown(text: str) -> str:
+            # A bidi override would reorder the line in the page too: show it, then escape.
+            return html.escape(clean_text(text))
+
         return (
             '<div class="luma-nb-status" style="font-family:sans-serif;font-size:13px">'
-            f'<span style="color:{colour};font-weight:600">&#9679; {html.escape(state)}</span> '
-            f"{html.escape(self._label)} &middot; {self._elapsed()}"
-            f"{' &middot; ' + html.escape(detail) if detail else ''}</div>"
+            f'<span style="color:{colour};font-weight:600">&#9679; {shown(state)}</span> '
+            f"{shown(self._label)} &middot; {self._elapsed()}"
+            f"{' &middot; ' + shown(detail) if detail else ''}</div>"
         )
 
     def _print(self, state: str, detail: str) -> None:
         parts = [f"[luma_nb] {state}", self._label, self._elapsed()]
         if detail:
             parts.append(detail)
-        print(" · ".join(parts), file=sys.stderr)
+        print(clean_text(" · ".join(parts)), file=sys.stderr)

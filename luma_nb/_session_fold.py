@@ -1,49 +1,74 @@
-"""The session log's private machinery, below the :class:`~luma_nb.SessionLog` API.
+"""The session log's fold, below the :class:`~luma_nb.SessionLog` API.
 
-- file primitives: locked, whole-line appends and locked reads (process-safe);
-- event payloads and their one-line JSON encoding;
-- parsing, which skips (and reports) lines a crash cut short;
 - the fold of events into one row per iteration, incremental as the file grows, doing one
   pass of plain dict work per event — a research log of 100,000 events must become a
   DataFrame in about a second;
+- the clean-up of values a hand edit put there: every column comes out with its documented
+  type or ``None`` (the values dropped are reported, for a warning);
 - the DataFrame itself, with pandas imported only there.
+
+The file itself (locked appends, locked reads, parsing) is :mod:`luma_nb._session_file`, the
+event payloads and input checks :mod:`luma_nb._session_payload`; their names are re-exported
+here for the modules that import them from the fold.
 """
 
 from __future__ import annotations
 
-import gc
-import glob
-import json
+import math
 import operator
-import os
-import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from itertools import repeat
-from pathlib import Path
+import reprlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from luma_nb.errors import ConfigError, LumaError, SubmitOutcomeUnknownError, ValidationError
-from luma_nb.models import Task, VideoRequest
+from luma_nb._session_file import (
+    CHUNK_BYTES,
+    append_line,
+    encode_event,
+    parse_lines,
+    paused_gc,
+    read_events,
+    session_files,
+)
+from luma_nb._session_payload import (
+    MAX_TASK_ID_CHARS,
+    REQUEST_COLUMNS,
+    check_iteration_id,
+    check_label,
+    check_tags,
+    error_payload,
+    request_payload,
+    task_payload,
+    usable_task_id,
+)
+from luma_nb.errors import ConfigError
+
+__all__ = [
+    "CHUNK_BYTES",
+    "COLUMNS",
+    "MAX_TASK_ID_CHARS",
+    "REQUEST_COLUMNS",
+    "SCHEMA_VERSION",
+    "TERMINAL_STATES",
+    "Fold",
+    "append_line",
+    "check_iteration_id",
+    "check_label",
+    "check_tags",
+    "encode_event",
+    "error_payload",
+    "frame",
+    "import_pandas",
+    "parse_lines",
+    "paused_gc",
+    "read_events",
+    "request_payload",
+    "session_files",
+    "task_payload",
+    "usable_task_id",
+]
 
 #: Version of the event schema, written as ``"v"`` in every event.
 SCHEMA_VERSION = 1
-
-#: The request fields, as the API names them, and their column (and ``submitting`` key).
-#: ``video_id``/``video_url`` get a ``_sent`` suffix: the result has its own ones.
-REQUEST_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("action", "action"),
-    ("prompt", "prompt"),
-    ("aspect_ratio", "aspect_ratio"),
-    ("loop", "loop"),
-    ("enhancement", "enhancement"),
-    ("video_id", "video_id_sent"),
-    ("video_url", "video_url_sent"),
-    ("start_image_url", "start_image_url"),
-    ("end_image_url", "end_image_url"),
-    ("callback_url", "callback_url"),
-    ("timeout", "timeout"),
-)
 
 #: The folded row's columns, in order (documented in ``docs/session-log.md``).
 COLUMNS: tuple[str, ...] = (
@@ -93,352 +118,70 @@ _PRIVATE = (
     "_t_submitted",
     "_t_end",
 )
-_TEMPLATE: dict[str, Any] = dict.fromkeys((*COLUMNS, *_PRIVATE))
+_TEMPLATE: dict[str, Any] = dict.fromkeys((*COLUMNS, *_PRIVATE, "_bad_task_id"))
 _ROW_VALUES = operator.itemgetter(*COLUMNS)
 _TAGS = COLUMNS.index("tags")
 # Events whose payload simply overwrites the row (the last one wins).
 _PLAIN_EVENTS = frozenset({"rate", "note", "media"})
-_OPEN_FLAGS = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-_GLOB_CHARS = frozenset("*?[")
 
-
-# ----------------------------------------------------------------------------- the file
-
-if sys.platform == "win32":  # pragma: no cover - our machines and Binder/Colab are POSIX
-
-    def _lock(fd: int, *, exclusive: bool) -> None:
-        """No flock on Windows: single small appends still land whole on a local disk."""
-
-else:
-    import fcntl
-
-    def _lock(fd: int, *, exclusive: bool) -> None:
-        # Closing the descriptor releases the lock, so there is no unlock to forget.
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-
-
-def append_line(path: Path, line: bytes, *, fsync: bool = False) -> None:
-    """Append one whole line to ``path`` (created with its folder if missing).
-
-    One ``os.write`` on an ``O_APPEND`` descriptor under an exclusive ``flock``: writers in
-    other threads or processes wait, so lines never tear or interleave.
-    """
-    fd = _open_for_append(path)
-    try:
-        _lock(fd, exclusive=True)
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            # A crash left half a line: end it, or this event would be glued to it and lost.
-            line = b"\n" + line
-        written = os.write(fd, line)
-        while written < len(line):  # a short write (a signal, a full disk) continues in place
-            written += os.write(fd, line[written:])
-        if fsync:
-            os.fsync(fd)
-            if size == 0:
-                _fsync_folder(path.parent)
-    finally:
-        os.close(fd)
-
-
-def _open_for_append(path: Path) -> int:
-    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | _OPEN_FLAGS
-    try:
-        return os.open(path, flags, 0o644)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, flags, 0o644)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # A new file's directory entry must reach the disk too, or the file can vanish in a crash.
-    try:
-        fd = os.open(folder, os.O_RDONLY | _OPEN_FLAGS)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems cannot fsync a directory; the file's own fsync still holds
-    finally:
-        os.close(fd)
-
-
-def read_events(
-    path: Path,
-    offset: int,
-    first_line: int,
-    sink: Callable[[list[dict[str, Any]]], object] | None = None,
-) -> tuple[list[dict[str, Any]], int, int, list[int]]:
-    """Parse ``path`` from byte ``offset`` (line ``first_line``).
-
-    Returns the events, the bytes and the lines consumed, and the numbers of unreadable
-    lines. An unterminated last line is consumed only when it is a whole event (an editor
-    may drop the final newline); otherwise it is reported and left for the next look, as the
-    next writer terminates it.
-
-    With ``sink``, the events are handed to ``sink`` a block of about :data:`CHUNK_BYTES` at
-    a time, in file order, and the returned list is empty: a fold then never holds more than
-    one block of event dicts, so a large log needs about half the memory, and the memory a
-    block frees is reused, warm, by the next.
-    """
-    data = _read_bytes(path, offset)
-    end = data.rfind(b"\n") + 1
-    if sink is None:
-        events, bad = parse_lines(data, first_line, end)
-    else:
-        events, bad = [], _parse_blocks(data, first_line, end, sink)
-    lines = data.count(b"\n", 0, end)
-    tail = data[end:]
-    if tail.strip():
-        last, last_bad = parse_lines(tail, first_line + lines)
-        if last:
-            if sink is None:
-                events.extend(last)
-            else:
-                sink(last)
-            end = len(data)
-        bad.extend(last_bad)
-    return events, end, lines, bad
-
-
-#: Bytes of whole lines parsed at a time when folding (see :func:`read_events`). Small
-#: blocks keep the event dicts of one block in the CPU caches and reuse the same memory for
-#: the next (measured: 100,000 events fold ~10% faster than with 1 MiB blocks, with half the
-#: page faults); the cost of one json.loads call per block is negligible.
-CHUNK_BYTES = 1 << 16
-
-
-def _parse_blocks(
-    data: bytes, first_line: int, end: int, sink: Callable[[list[dict[str, Any]]], object]
-) -> list[int]:
-    bad: list[int] = []
-    start = 0
-    line = first_line
-    while start < end:
-        stop = data.rfind(b"\n", start, min(end, start + CHUNK_BYTES)) + 1
-        if stop <= start:  # one line longer than a block: take it whole
-            stop = data.find(b"\n", start + CHUNK_BYTES, end) + 1 or end
-        block = data[start:stop]
-        events, block_bad = parse_lines(block, line)
-        bad.extend(block_bad)
-        sink(events)
-        line += block.count(b"\n")
-        start = stop
-    return bad
-
-
-def _read_bytes(path: Path, offset: int) -> bytes:
-    try:
-        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
-    except FileNotFoundError:
-        return b""
-    try:
-        # A shared lock waits out any writer, so no line is seen half-written.
-        _lock(fd, exclusive=False)
-        size = os.fstat(fd).st_size
-        if size <= offset:
-            return b""
-        return os.pread(fd, size - offset, offset)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a log is parsed and folded.
-
-    Events are acyclic dicts, so the collector finds nothing in them; yet with it on, every
-    700 new dicts start a collection, and the ones that survive are traversed again and
-    again — up to a third of the time of a 100,000-event fold. The previous setting is
-    restored afterwards.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def session_files(folder_or_glob: str | Path) -> list[Path]:
-    """The session files of a folder (``*.jsonl``), a glob pattern, or one file; sorted."""
-    text = os.path.expanduser(os.fspath(folder_or_glob))
-    path = Path(text)
-    if path.is_dir():
-        return sorted(p for p in path.glob("*.jsonl") if p.is_file())
-    if path.is_file():
-        return [path]
-    if _GLOB_CHARS & set(text):
-        return sorted(Path(p) for p in glob.glob(text, recursive=True) if os.path.isfile(p))
-    raise FileNotFoundError(f"no session log or folder at {path.absolute()}")
-
-
-# ----------------------------------------------------------------------------- payloads
-
-
-def task_payload(task: Task) -> dict[str, Any]:
-    """What a ``submitted``/``update`` event records of a task (``None`` values left out).
-
-    Keys are row columns, except the API's own timings, kept apart as ``api_*`` because the
-    row's ``finished_at``/``elapsed`` are derived from them and from our clock.
-    """
-    payload: dict[str, Any] = {
-        "task_id": task.id or None,
-        "state": task.state.value,
-        "raw_state": task.raw_state,
-        "trace_id": task.trace_id,
-        "api_created_at": task.created_at,
-        "started_at": task.started_at,
-        "api_finished_at": task.finished_at,
-        "api_elapsed": task.elapsed,
-    }
-    if task.error is not None:
-        payload["error_code"] = task.error.code
-        payload["error_message"] = task.error.message
-    video = task.video
-    if video is not None:
-        payload.update(
-            video_id=video.video_id,
-            video_url=video.video_url,
-            thumbnail_url=video.thumbnail_url,
-            width=video.width,
-            height=video.height,
-            echoed_prompt=video.prompt,
-        )
-        payload["trace_id"] = payload["trace_id"] or video.trace_id
-    return {key: value for key, value in payload.items() if value is not None}
-
-
-def request_payload(request: VideoRequest) -> dict[str, Any]:
-    """The request fields under their column names, defaults included; unsent ones left out."""
-    sent = request.as_dict()
-    return {column: sent[field] for field, column in REQUEST_COLUMNS if sent[field] is not None}
-
-
-def error_payload(error: BaseException) -> dict[str, Any]:
-    """What a ``submit_failed`` event records of the error a submit raised.
-
-    Only a :class:`~luma_nb.errors.LumaError` other than
-    :class:`~luma_nb.errors.SubmitOutcomeUnknownError` proves that no task exists; anything
-    else (the outcome-unknown error, a ``KeyboardInterrupt`` in the middle of the POST) may
-    have been billed, so the row says ``outcome_unknown``.
-    """
-    unknown = isinstance(error, SubmitOutcomeUnknownError) or not isinstance(error, LumaError)
-    code = getattr(error, "code", None)
-    message = getattr(error, "message", None)
-    payload: dict[str, Any] = {
-        "state": "outcome_unknown" if unknown else "failed",
-        "error_type": type(error).__name__,
-        "error_code": code if isinstance(code, str) else None,
-        "error_message": message if isinstance(message, str) and message else str(error),
-        "trace_id": _text_attr(error, "trace_id"),
-        "status_code": _int_attr(error, "status_code"),
-    }
-    return {key: value for key, value in payload.items() if value is not None}
-
-
-def _text_attr(error: BaseException, name: str) -> str | None:
-    value = getattr(error, name, None)
-    return value if isinstance(value, str) and value else None
-
-
-def _int_attr(error: BaseException, name: str) -> int | None:
-    value = getattr(error, name, None)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def encode_event(event: Mapping[str, Any]) -> bytes:
-    """One event as one UTF-8 JSON line, ending in a single newline."""
-    try:
-        text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        # A lone surrogate (pasted from a broken source) cannot be UTF-8; escaped ASCII can
-        # carry it, and json.loads gives the very same string back.
-        text = json.dumps(event, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-        return text.encode("ascii") + b"\n"
-
-
-# ----------------------------------------------------------------------------- parsing
-
-
-def parse_lines(
-    data: bytes, first_line: int, end: int | None = None
-) -> tuple[list[dict[str, Any]], list[int]]:
-    """Parse complete JSONL lines; return the events and the numbers of unreadable lines.
-
-    ``data[:end]`` holds whole lines only, the first of which is line ``first_line``
-    (1-based). The whole block is parsed as one JSON array first — far faster than a call
-    per line — and only when that fails (a corrupt line) line by line, to find and skip the
-    bad ones. A truncated line cannot pass the block parse: every good line is balanced, so
-    the truncated one leaves a bracket or a string open to the end. (A hand-made line
-    holding two events separated by a comma would pass, as two events: harmless.)
-    """
-    end = len(data) if end is None else end
-    if end and data[end - 1] == 10:  # the final newline ends the last line, adds none
-        end -= 1
-    if end <= 0:
-        return [], []
-    parsed = _parse_block(data, end)
-    if parsed is None:
-        return _parse_each(data[:end].split(b"\n"), first_line)
-    if _all_events(parsed):
-        return parsed, []
-    if len(parsed) != data.count(b"\n", 0, end) + 1:
-        return _parse_each(data[:end].split(b"\n"), first_line)
-    # One value per line, so list index i is line first_line + i.
-    wrong = {n for n, item in enumerate(parsed, start=first_line) if not _is_event(item)}
-    kept = [item for n, item in enumerate(parsed, start=first_line) if n not in wrong]
-    return kept, sorted(wrong)
-
-
-def _parse_block(data: bytes, end: int) -> list[Any] | None:
-    """All lines as one JSON array, or None when a line is blank or broken."""
-    if data[0] == 10 or data.find(b"\n\n", 0, end) >= 0:
-        return None  # a blank line would read as a missing value
-    try:
-        # Strict UTF-8 first: json.loads(bytes) decodes with a slower error handler. The
-        # memoryview spares a copy of the whole file.
-        text = str(memoryview(data)[:end], "utf-8")
-        # JSON strings cannot hold a raw newline, so newline -> comma makes an array. (One
-        # join, not "[" + ... + "]": that would copy the whole text twice more.)
-        parsed = json.loads("".join(("[", text.replace("\n", ","), "]")))
-    except (ValueError, RecursionError):  # also a UnicodeDecodeError; or nested too deep
-        return None
-    return parsed if isinstance(parsed, list) else None
-
-
-def _all_events(items: list[Any]) -> bool:
-    """True when every item is an event; one C-speed pass, as it sees every event of a log."""
-    try:
-        kinds = set(map(type, map(dict.get, items, repeat("event"))))
-    except TypeError:  # an item that is not a dict
-        return False
-    return kinds <= {str}
-
-
-def _parse_each(lines: list[bytes], first_line: int) -> tuple[list[dict[str, Any]], list[int]]:
-    events: list[dict[str, Any]] = []
-    bad: list[int] = []
-    for number, line in enumerate(lines, start=first_line):
-        if not line.strip():
-            continue  # a blank line carries nothing and hurts nothing
-        try:
-            item = json.loads(line)
-        except (ValueError, RecursionError):  # half a multi-byte character; too deep
-            item = None
-        if _is_event(item):
-            events.append(item)
-        else:
-            bad.append(number)
-    return events, bad
-
-
-def _is_event(item: object) -> bool:
-    # Folding needs only "event"; "v" is for readers of a future schema to branch on.
-    return type(item) is dict and type(item.get("event")) is str
+# The documented type of every stored column (and of the private timings the derived columns
+# come from). "iteration" is always text (the fold keys on it), "state" is kept text by the
+# fold itself, "tags" is a list of text; the derived columns are computed from clean values.
+_TEXT_KEYS = (
+    "session",
+    "action",
+    "prompt",
+    "aspect_ratio",
+    "video_id_sent",
+    "video_url_sent",
+    "start_image_url",
+    "end_image_url",
+    "callback_url",
+    "task_id",
+    "trace_id",
+    "raw_state",
+    "error_type",
+    "error_code",
+    "error_message",
+    "video_id",
+    "video_url",
+    "thumbnail_url",
+    "echoed_prompt",
+    "media_path",
+    "parent",
+    "experiment",
+    "arm",
+    "note",
+    "backend",
+    "toolkit_version",
+)
+_NUMBER_KEYS = ("started_at", "timeout", *_PRIVATE)
+#: Whole-number columns and their bounds (a rating is 1-5 stars; sizes fit a pandas Int64).
+_WHOLE_KEYS: tuple[tuple[str, int, int], ...] = (
+    ("width", 0, 2**31),
+    ("height", 0, 2**31),
+    ("rating", 1, 5),
+    ("schema_version", 0, 2**31),
+)
+_BOOL_KEYS = ("loop", "enhancement")
+# Numbers beyond 2**53 are not exact as floats, and far beyond they overflow float().
+_NUMBER_LIMIT = 2**53
+_CHECKED = (*_TEXT_KEYS, *_NUMBER_KEYS, *(key for key, _, _ in _WHOLE_KEYS), *_BOOL_KEYS)
+_CHECKED_VALUES = operator.itemgetter(*_CHECKED)
+_CLEAN_TYPES = (
+    *([frozenset({str})] * len(_TEXT_KEYS)),
+    *([frozenset({int, float})] * len(_NUMBER_KEYS)),
+    *([frozenset({int})] * len(_WHOLE_KEYS)),
+    *([frozenset({bool})] * len(_BOOL_KEYS)),
+)
+_NUMBERS = slice(len(_TEXT_KEYS), len(_TEXT_KEYS) + len(_NUMBER_KEYS))
+_WHOLE = slice(_NUMBERS.stop, _NUMBERS.stop + len(_WHOLE_KEYS))
+_WHOLE_NAMES = frozenset(key for key, _, _ in _WHOLE_KEYS)
+# Type signatures of rows already found clean: most rows of a log share a few.
+_CLEAN_SIGNATURES: set[tuple[type, ...]] = set()
+_ONLY_TEXT = {str}
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 40
 
 
 # ----------------------------------------------------------------------------- fold
@@ -451,10 +194,17 @@ class Fold:
     (the last value wins). The exceptions: tags accumulate, a finished task's state does not
     go back, and the timing columns are derived on the way out from the API's timings and
     our own clock's marks (``_t_*``).
+
+    Any JSON value may sit in any key of a hand-edited event: on the way out, a value that
+    is not of its column's documented type (text, a finite number, a whole number in range,
+    a boolean) is dropped — the row shows ``None`` — and reported in :attr:`dropped`.
     """
 
     def __init__(self) -> None:
         self._rows: dict[str, dict[str, Any]] = {}
+        #: ``(iteration, column, short repr of the value)`` of the values dropped since the
+        #: caller last emptied the list (to warn about them once).
+        self.dropped: list[tuple[str, str, str]] = []
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -495,15 +245,24 @@ class Fold:
             if kind in _PLAIN_EVENTS:
                 row.update(event)
             elif kind == "submitting":
-                _add_begin(row, event, before)
+                _add_begin(row, event, before, self.dropped)
             elif kind == "tag":
-                _add_tags(row, event.get("tags"))
+                _add_tags(row, event.get("tags"), self.dropped)
             elif kind == "submit_failed":
                 row.update(event)
                 _keep_usable_state(row, before)
                 _mark_end(row, event)
             # Unknown kinds come from a newer luma_nb: skipping them keeps old readers working.
             _keep_usable_state(row, before)
+
+    def bad_task_ids(self) -> set[str]:
+        """Iterations whose task id was dropped as not text (a hand edit): they have a task,
+        but no id to poll it by. (Seen once their rows have been output.)"""
+        return {
+            iteration
+            for iteration, row in self._rows.items()
+            if row["_bad_task_id"] is True and row["task_id"] is None
+        }
 
     def find(self, *, task_id: str | None, video_id: str | None) -> str | None:
         """The latest iteration whose ``task_id`` and/or result ``video_id`` match, or None."""
@@ -517,11 +276,12 @@ class Fold:
     def record(self, iteration: str) -> dict[str, Any] | None:
         """One iteration's row, or None."""
         row = self._rows.get(iteration)
-        return None if row is None else _output(row)
+        return None if row is None else _output(row, self.dropped)
 
     def records(self) -> list[dict[str, Any]]:
         """Every row, keys exactly :data:`COLUMNS`, fresh dicts the caller may change."""
-        return [_output(row) for row in self._rows.values()]
+        dropped = self.dropped
+        return [_output(row, dropped) for row in self._rows.values()]
 
     def values(self) -> list[tuple[Any, ...]]:
         """The rows as tuples in :data:`COLUMNS` order: the cheapest input for a DataFrame.
@@ -529,8 +289,9 @@ class Fold:
         The ``tags`` lists are the fold's own: :func:`frame` copies them.
         """
         rows = list(self._rows.values())
+        dropped = self.dropped
         for row in rows:
-            _derive(row)
+            _derive(row, dropped)
         return list(map(_ROW_VALUES, rows))
 
 
@@ -543,12 +304,17 @@ def _new_row(iteration: str, event: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _add_begin(row: dict[str, Any], event: Mapping[str, Any], before: object = None) -> None:
+def _add_begin(
+    row: dict[str, Any],
+    event: Mapping[str, Any],
+    before: object,
+    dropped: list[tuple[str, str, str]],
+) -> None:
     tags = row["tags"]
     row.update(event)
     _keep_usable_state(row, before)
     row["tags"] = tags  # tags accumulate: the update must not replace them
-    _add_tags(row, event.get("tags"))
+    _add_tags(row, event.get("tags"), dropped)
     row["schema_version"] = event.get("v")
     row["_t_begin"] = event.get("t")
     if row["state"] is None:
@@ -570,18 +336,26 @@ def _mark_end(row: dict[str, Any], event: Mapping[str, Any]) -> None:
         row["_t_end"] = event.get("t")
 
 
-def _add_tags(row: dict[str, Any], new: object) -> None:
+def _add_tags(row: dict[str, Any], new: object, dropped: list[tuple[str, str, str]]) -> None:
     tags = row["tags"]
     if type(tags) is not list:  # a hand-edited event put something else there
         tags = row["tags"] = []
-    if isinstance(new, list):
-        for tag in new:
-            if isinstance(tag, str) and tag not in tags:
-                tags.append(tag)
+    if type(new) is not list:
+        if new is not None:
+            _report(row, "tags", new, dropped)
+        return
+    odd = False
+    for tag in new:
+        if type(tag) is not str:
+            odd = True  # left out; the others are kept
+        elif tag not in tags:
+            tags.append(tag)
+    if odd:
+        _report(row, "tags", new, dropped)
 
 
-def _output(row: dict[str, Any]) -> dict[str, Any]:
-    _derive(row)
+def _output(row: dict[str, Any], dropped: list[tuple[str, str, str]]) -> dict[str, Any]:
+    _derive(row, dropped)
     out = {column: row[column] for column in COLUMNS}
     out["tags"] = _copy_tags(out["tags"])
     return out
@@ -591,12 +365,13 @@ def _copy_tags(tags: object) -> list[Any]:
     return list(tags) if type(tags) is list else []
 
 
-def _derive(row: dict[str, Any]) -> None:
-    """Fill the timing columns and ``prompt_changed`` from what the events said.
+def _derive(row: dict[str, Any], dropped: list[tuple[str, str, str]]) -> None:
+    """Clean the row, then fill the timing columns and ``prompt_changed`` from its values.
 
     The API's clock is preferred (its ``created_at``/``finished_at``/``elapsed`` measure the
     generation itself); our clock covers what the API never told us.
     """
+    _clean(row, dropped)
     created, api_finished = row["api_created_at"], row["api_finished_at"]
     ours = row["_t_submitted"] if row["_t_submitted"] is not None else row["_t_begin"]
     end = row["_t_end"]
@@ -615,7 +390,78 @@ def _derive(row: dict[str, Any]) -> None:
 
 
 def _both_numbers(a: object, b: object) -> bool:
+    # Clean rows hold finite numbers here (never a bool: see _clean).
     return isinstance(a, (int, float)) and isinstance(b, (int, float))
+
+
+def _clean(row: dict[str, Any], dropped: list[tuple[str, str, str]]) -> None:
+    """Drop (to ``None``) every value that is not of its column's documented type.
+
+    The fast path: a row whose type signature was seen clean before needs only its numbers
+    checked (finite, in range). A row written by luma_nb always takes it.
+    """
+    tags = row["tags"]
+    if type(tags) is not list or (tags and set(map(type, tags)) != _ONLY_TEXT):
+        # An update or a plain event that carries "tags" (a hand edit) replaces the list.
+        kept = [tag for tag in tags if type(tag) is str] if type(tags) is list else []
+        _drop(row, "tags", tags, dropped)
+        row["tags"] = list(dict.fromkeys(kept))
+    values = _CHECKED_VALUES(row)
+    signature = tuple(map(type, values))
+    if signature in _CLEAN_SIGNATURES and _numbers_fit(values):
+        return
+    for key, value, allowed in zip(_CHECKED, values, _CLEAN_TYPES, strict=True):
+        if value is None or type(value) in allowed:
+            continue
+        if key in _WHOLE_NAMES and type(value) is float and value.is_integer():
+            row[key] = int(value)  # 1360.0 is a whole number; the range is checked below
+        else:
+            _drop(row, key, value, dropped)
+    for key in _NUMBER_KEYS:
+        value = row[key]
+        if value is not None and not -_NUMBER_LIMIT <= value <= _NUMBER_LIMIT:
+            _drop(row, key, value, dropped)  # beyond 2**53, or NaN (which compares False)
+    for key, low, high in _WHOLE_KEYS:
+        value = row[key]
+        if value is not None and not low <= value <= high:
+            _drop(row, key, value, dropped)
+    if len(_CLEAN_SIGNATURES) < 4096:  # bounded: a fuzzed log has endless signatures
+        _CLEAN_SIGNATURES.add(tuple(map(type, _CHECKED_VALUES(row))))
+
+
+def _numbers_fit(values: tuple[Any, ...]) -> bool:
+    """True when the numbers of a row of clean types are finite and in range."""
+    # One C-level pass: a NaN, an infinity or a huge integer fails it (and the slow path then
+    # finds which), as would finite values whose sum overflows (harmless: the same result).
+    try:
+        total = math.fsum([abs(value) for value in values[_NUMBERS] if value is not None])
+    except OverflowError:
+        return False
+    if not total <= _NUMBER_LIMIT:
+        return False
+    for (_, low, high), value in zip(_WHOLE_KEYS, values[_WHOLE], strict=True):
+        if value is not None and not low <= value <= high:
+            return False
+    return True
+
+
+def _drop(
+    row: dict[str, Any], key: str, value: object, dropped: list[tuple[str, str, str]]
+) -> None:
+    row[key] = None
+    if key == "task_id":
+        row["_bad_task_id"] = True
+    _report(row, key, value, dropped)
+
+
+def _report(
+    row: dict[str, Any], key: str, value: object, dropped: list[tuple[str, str, str]]
+) -> None:
+    if len(dropped) < 1000:
+        # Our clock's marks come from the events' "t".
+        dropped.append(
+            (row["iteration"], "t" if key.startswith("_t_") else key, _SHORT.repr(value))
+        )
 
 
 # ----------------------------------------------------------------------------- DataFrame
@@ -652,28 +498,3 @@ def import_pandas() -> Any:
             'pip install "luma_nb[pandas]" (to_records() works without it)'
         ) from exc
     return pd
-
-
-# ----------------------------------------------------------------------------- validation
-
-
-def check_label(value: object, name: str, *, optional: bool = True) -> None:
-    """Raise ValidationError unless ``value`` is non-empty text (or None when optional)."""
-    if value is None and optional:
-        return
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{name} must be non-empty text, not {value!r}", field=name)
-
-
-def check_tags(tags: object) -> list[str]:
-    """Tags as a list of distinct non-empty strings, in the order given."""
-    if isinstance(tags, str):
-        tags = (tags,)  # one tag given bare, not a sequence of its letters
-    if not isinstance(tags, Iterable) or isinstance(tags, (bytes, Mapping)):
-        raise ValidationError(f"tags must be a list of text, not {tags!r}", field="tags")
-    clean: list[str] = []
-    for tag in tags:
-        check_label(tag, "tags", optional=False)
-        if tag not in clean:
-            clean.append(tag)
-    return clean

@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from luma_nb.config import MAX_ANSWER_BYTES, Secret
 from luma_nb.errors import (
     APIError,
     APITimeoutError,
@@ -26,6 +27,7 @@ from luma_nb.errors import (
     ServerError,
     TokenMismatchError,
     UnexpectedResponseError,
+    ValidationError,
 )
 from luma_nb.models import parse_error
 
@@ -78,20 +80,85 @@ def retrieve_batch_body(task_ids: list[str]) -> dict[str, Any]:
     return {"action": "retrieve_batch", "ids": list(task_ids)}
 
 
-def decode_json(status: int, content: bytes, *, secret: str | None = None) -> Any:
-    """Decode a JSON body or raise :class:`UnexpectedResponseError` quoting the text
-    (with ``secret`` scrubbed from the quote)."""
+def encode_body(body: Mapping[str, Any]) -> bytes:
+    """A request body as compact JSON bytes, or a :class:`ValidationError` (before sending).
+
+    ASCII escapes keep any string encodable (a lone surrogate cannot be UTF-8); NaN and
+    infinity are not JSON and are refused.
+    """
     try:
-        return json.loads(content)
+        return json.dumps(body, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode(
+            "ascii"
+        )
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError(f"the request cannot be sent as JSON: {exc}") from None
+
+
+def _secret(secret: Secret | str | None) -> Secret | None:
+    # luma_nb passes its Secret; a plain string (from a caller's test) is wrapped.
+    return Secret(secret) if isinstance(secret, str) else secret
+
+
+def scrub_answer(value: Any, secret: Secret | str | None) -> Any:
+    """``value`` (decoded JSON) with the secret removed from every string, keys included.
+
+    A hostile or broken server may echo the token anywhere in an answer; everything parsed
+    from an answer goes through here once, so no error, result, log or report can carry it.
+    """
+    secret = _secret(secret)
+    if secret is None or not secret:
+        return value
+    if isinstance(value, str):
+        return secret.scrub(value)
+    if isinstance(value, list):
+        return [scrub_answer(item, secret) for item in value]
+    if isinstance(value, dict):
+        return {
+            (secret.scrub(key) if isinstance(key, str) else key): scrub_answer(item, secret)
+            for key, item in value.items()
+        }
+    return value
+
+
+def check_answer_size(status: int, content: bytes) -> None:
+    """Refuse an answer larger than any JSON the API sends (the driver stops reading there)."""
+    if len(content) > MAX_ANSWER_BYTES:
+        raise UnexpectedResponseError(
+            f"the API answer exceeded {MAX_ANSWER_BYTES // (1 << 20)} MiB and was not read "
+            "further; no answer of this API is that large",
+            status_code=status,
+        )
+
+
+def decode_json(status: int, content: bytes, *, secret: Secret | str | None = None) -> Any:
+    """Decode a JSON body (secret scrubbed from every string) or raise
+    :class:`UnexpectedResponseError` quoting the text (scrubbed too)."""
+    check_answer_size(status, content)
+    try:
+        value = json.loads(content)
     except (ValueError, UnicodeDecodeError, RecursionError):  # nested deeper than json can go
         raise UnexpectedResponseError(
             "the API answered with something that is not JSON: "
             f"{snippet(content, secret=secret)!r}",
             status_code=status,
         ) from None
+    if b"\\" not in content:
+        # No escape sequence: every decoded string is spelled as in the bytes, which the
+        # driver has already scrubbed (and which are scrubbed here only when it had not).
+        secret_obj = _secret(secret)
+        if secret_obj is None or not secret_obj.found_in(content):
+            return value
+    try:
+        return scrub_answer(value, secret)
+    except RecursionError:
+        raise UnexpectedResponseError(
+            "the API answered with JSON nested too deeply to read", status_code=status
+        ) from None
 
 
-def decode_object(status: int, content: bytes, *, secret: str | None = None) -> dict[str, Any]:
+def decode_object(
+    status: int, content: bytes, *, secret: Secret | str | None = None
+) -> dict[str, Any]:
     """Decode a JSON object; anything else is an :class:`UnexpectedResponseError`."""
     value = decode_json(status, content, secret=secret)
     if not isinstance(value, dict):
@@ -102,7 +169,7 @@ def decode_object(status: int, content: bytes, *, secret: str | None = None) -> 
 
 
 def error_from_answer(
-    status: int, content: bytes, headers: Mapping[str, str], *, secret: str | None = None
+    status: int, content: bytes, headers: Mapping[str, str], *, secret: Secret | str | None = None
 ) -> APIError:
     """Turn an error answer into the typed error: by ``error.code`` first, then by status.
 
@@ -112,8 +179,8 @@ def error_from_answer(
     message = ""
     trace_id: str | None = None
     try:
-        body: Any = json.loads(content)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        body: Any = decode_json(status, content, secret=secret)
+    except UnexpectedResponseError:
         body = None
     if isinstance(body, dict):
         error = parse_error(body.get("error"), fallback=f"HTTP {status}")
@@ -126,10 +193,9 @@ def error_from_answer(
         if not isinstance(raw_error, (dict, str)) or not raw_error:
             message = _first_text(body) or f"HTTP {status} without an error message"
     else:
-        message = snippet(content) or f"HTTP {status} with an empty body"
-    if secret:
-        # After snipping too: a JSON message can quote the token as well.
-        message = message.replace(secret, "********")
+        message = snippet(content, secret=secret) or f"HTTP {status} with an empty body"
+    code = _short_text(code, 64) or "unknown"
+    trace_id = _short_text(trace_id, 128)
     cls = _BY_CODE.get(code) or _BY_STATUS.get(status)
     if cls is None:
         cls = (
@@ -190,17 +256,26 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     return max(0.0, seconds)
 
 
-def snippet(content: bytes, *, secret: str | None = None) -> str:
+def snippet(content: bytes, *, secret: Secret | str | None = None) -> str:
     """A short, single-line, tag-free excerpt of a body, for error messages.
 
     ``secret`` is replaced by asterisks: a proxy page may echo the Authorization header.
     """
     text = content[: _SNIPPET_CHARS * 4].decode("utf-8", errors="replace")
-    if secret:
-        text = text.replace(secret, "********")
+    secret = _secret(secret)
+    if secret is not None:
+        text = secret.scrub(text)
     text = re.sub(r"<[^>]*>", " ", text)
     text = " ".join(text.split())
     return text[:_SNIPPET_CHARS] + ("..." if len(text) > _SNIPPET_CHARS else "")
+
+
+def _short_text(value: object, limit: int) -> str | None:
+    """A printable one-line string of at most ``limit`` characters, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = "".join(ch if ch.isprintable() else "?" for ch in value[:limit])
+    return text + ("..." if len(value) > limit else "")
 
 
 def _first_text(body: Mapping[str, Any]) -> str | None:

@@ -5,6 +5,10 @@
 ``ACEDATACLOUD_API_TOKEN``) means the real API; a loopback ``ACEDATACLOUD_API_BASE_URL`` means
 a simulator you started with ``python -m luma_nb.simulator``; otherwise the in-process
 simulator, announced by a banner so nobody mistakes its clips for real ones.
+
+A simulator a client is connected to is registered
+(:func:`luma_nb._media_policy.register_simulator`) for as long as that client lives: its
+loopback media URLs are the only non-public URLs the notebook views download to embed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
 from luma_nb._jupyter import display_html, in_notebook
-from luma_nb.config import BASE_URL_ENV, TOKEN_ENV, PollPolicy, Secret
+from luma_nb._media_policy import register_simulator
+from luma_nb.config import BASE_URL_ENV, TOKEN_ENV, PollPolicy, Secret, as_secret
 from luma_nb.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -96,21 +101,27 @@ def connect(
     **options
         Passed to the client (``timeout``, ``max_retries``, ``poll``, ``cache_dir``...).
     """
+    token = as_secret(token)  # type: ignore[assignment]  # no plain-string token in a frame
     choice = _choose(token, backend)
     # A forced simulator uses one you started on loopback, if the base URL points at it.
     if choice == "api" or (simulator is None and _loopback_base_url()):
         base_url = options.pop("base_url", None) or os.environ.get(BASE_URL_ENV)
         label = "simulator" if base_url and _is_loopback(base_url) else "api"
+        # A Secret at once: no frame of ours holds the token as a plain string.
         secret = (
-            token
-            or os.environ.get(TOKEN_ENV)
-            or (_SIMULATOR_TOKEN if label == "simulator" else None)
+            as_secret(token or None)
+            or as_secret(os.environ.get(TOKEN_ENV) or None)
+            or (Secret(_SIMULATOR_TOKEN) if label == "simulator" else None)
         )
         if label == "simulator":
             options.setdefault("poll", SIMULATOR_POLL)
             if banner:
                 _announce(f"a simulator at {base_url}")
-        return _client(asynchronous, secret, base_url=base_url, backend=label, **options)
+        client = _client(asynchronous, secret, base_url=base_url, backend=label, **options)
+        if label == "simulator" and base_url:
+            # Its media comes from the same server (under the other loopback name).
+            register_simulator(base_url, owner=client)
+        return client
 
     sim = simulator or _shared_simulator()
     options.setdefault("poll", SIMULATOR_POLL)
@@ -123,6 +134,10 @@ def connect(
         **options,
     )
     _simulators[client] = sim
+    # Served on loopback (SimulatorServer.start points these at the socket), its media URLs
+    # are fetched for display; its default .invalid hosts need no registration.
+    register_simulator(sim.base_url, owner=client)
+    register_simulator(sim.media_base_url, owner=client)
     if banner:
         _announce("the built-in simulator")
     return client
@@ -139,7 +154,9 @@ def _shared_simulator() -> Simulator:
             # A random seed: a fixed one would give every kernel the same task ids and media
             # URLs, and the media cache (keyed by URL, shared across kernels) would then serve
             # one kernel's clip to another.
-            _shared = Simulator(seed=secrets.token_hex(8), speed=_speed())
+            # It has no listener (only this process's own code reaches it), so it is no
+            # relay into the network: it may fetch the public keyframe URLs a user types.
+            _shared = Simulator(seed=secrets.token_hex(8), speed=_speed(), allow_remote_fetch=True)
         return _shared
 
 
@@ -148,14 +165,15 @@ def simulator_of(client: Client | AsyncClient) -> Simulator | None:
     return _simulators.get(client)
 
 
-def _choose(token: str | None, backend: str | None) -> str:
+def _choose(token: str | Secret | None, backend: str | None) -> str:
     """``"api"``, or ``"simulator"`` (a loopback base URL or the in-process one)."""
     choice = backend or os.environ.get(BACKEND_ENV) or "auto"
     if choice not in ("auto", "api", "simulator"):
         raise ConfigError(f"backend must be 'auto', 'api' or 'simulator', not {choice!r}")
     if choice != "auto":
         return choice
-    has_token = bool((token or "").strip() or os.environ.get(TOKEN_ENV, "").strip())
+    secret = as_secret(token)
+    has_token = bool(secret and secret.stripped()) or bool(os.environ.get(TOKEN_ENV, "").strip())
     return "api" if has_token or _loopback_base_url() else "simulator"
 
 

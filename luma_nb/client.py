@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import difflib
-import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,12 +25,22 @@ from typing import Any, TypeVar
 
 import httpx
 
-from luma_nb._flows import Core, Fetch, Flow, OnUpdate, Send, Sleep
+from luma_nb import _http
+from luma_nb._flows import (
+    HTTPX_ERRORS,
+    Core,
+    Flow,
+    OnUpdate,
+    Send,
+    Sleep,
+    unknown_outcome_of_cancel,
+)
 from luma_nb._media_cache import MediaCache
+from luma_nb._values import MAX_ID_CHARS, id_problem, shown
 from luma_nb._version import __version__
-from luma_nb.config import PollPolicy, Secret, Settings
+from luma_nb.config import PollPolicy, Secret, Settings, as_secret
 from luma_nb.errors import GenerationFailedError, ValidationError
-from luma_nb.models import Task, Video, VideoRequest, check_http_url
+from luma_nb.models import Task, Video, VideoRequest, check_http_url, check_seconds
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -79,9 +88,12 @@ class _ClientBase:
         poll: PollPolicy | None = None,
         backend: str | None = None,
         cache_dir: str | Path | None = None,
+        max_download_bytes: int | None = None,
+        allow_insecure_http: bool | None = None,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        token = as_secret(token)  # at once: no frame of ours holds the plain string
         self._settings = Settings.resolve(
             token,
             base_url=base_url,
@@ -89,8 +101,11 @@ class _ClientBase:
             max_retries=max_retries,
             poll=poll,
             backend=backend,
+            max_download_bytes=max_download_bytes,
+            allow_insecure_http=allow_insecure_http,
         )
         self._core = Core(self._settings, clock=clock or time.monotonic, rng=rng)
+        self._auth = _http.BearerAuth(self._settings.token)
         self._cache = MediaCache(cache_dir)
 
     @property
@@ -114,6 +129,9 @@ class _ClientBase:
         return self._cache
 
     def __repr__(self) -> str:
+        settings = getattr(self, "_settings", None)  # None while __init__ has not finished
+        if settings is None:
+            return f"<{type(self).__name__} (not constructed)>"
         return f"{type(self).__name__}(base_url={self.base_url!r}, backend={self.backend!r})"
 
     def _http_options(self) -> dict[str, Any]:
@@ -125,16 +143,9 @@ class _ClientBase:
             "follow_redirects": False,
         }
 
-    def _headers(self, authorized: bool, *, json_body: bool) -> dict[str, str]:
-        headers = {"content-type": "application/json"} if json_body else {}
-        if authorized:
-            headers["authorization"] = f"Bearer {self._settings.token.reveal()}"
-        return headers
-
-    def _timeout(self, read_timeout: float | None) -> httpx.Timeout | None:
-        if read_timeout is None:
-            return None
-        return httpx.Timeout(self._settings.timeout, read=read_timeout)
+    def _limits(self) -> dict[str, Any]:
+        """What every request step is performed with (see :mod:`luma_nb._http`)."""
+        return {"auth": self._auth, "settings": self._settings, "clock": self._core.clock}
 
     @staticmethod
     def _ids(task_ids: Iterable[str | Task] | str) -> list[str]:
@@ -210,30 +221,25 @@ def _submission(
 
 def check_wait(max_wait: object, on_update: object = None) -> None:
     """Raise ValidationError for a bad ``max_wait`` or ``on_update`` (before any request)."""
-    if max_wait is not None and (
-        not isinstance(max_wait, (int, float))
-        or isinstance(max_wait, bool)
-        or not math.isfinite(max_wait)
-        or not 0 < max_wait <= MAX_WAIT_LIMIT
-    ):
-        raise ValidationError(
-            f"max_wait must be seconds in (0, {MAX_WAIT_LIMIT:.0f}], not {max_wait!r}",
-            field="max_wait",
-        )
+    if max_wait is not None:
+        check_seconds(max_wait, "max_wait", MAX_WAIT_LIMIT)
     if on_update is not None and not callable(on_update):
         raise ValidationError("on_update must be a callable taking a Task", field="on_update")
 
 
 def _check_sync(sync: object) -> None:
     if not isinstance(sync, bool):
-        raise ValidationError(f"sync must be True or False, not {sync!r}", field="sync")
+        raise ValidationError(f"sync must be True or False, not {shown(sync)}", field="sync")
 
 
 def _task_id(task: str | Task) -> str:
     value = task.id if isinstance(task, Task) else task
-    if not isinstance(value, str) or not value.strip() or any(c.isspace() for c in value):
+    problem = id_problem(value)
+    if problem is not None:
         raise ValidationError(
-            f"a task id must be a non-empty string, not {value!r}", field="task_id"
+            f"a task id must be a non-empty string of printable characters without spaces "
+            f"(at most {MAX_ID_CHARS}): {problem}; got {shown(value)}",
+            field="task_id",
         )
     return value
 
@@ -243,6 +249,12 @@ def _reject_unknown(unknown: dict[str, object]) -> None:
         return
     name = sorted(unknown)[0]
     hint = _NOT_PARAMETERS.get(name)
+    if hint is None and name in _REQUEST_OPTIONS:
+        # A real option, of another method: no "did you mean" pointing at itself.
+        hint = (
+            "it is an option of another method (submit does not wait: no max_wait or "
+            "on_update; generate takes no video; extend no action); see help() of this method"
+        )
     if hint is None:
         close = difflib.get_close_matches(name, _REQUEST_OPTIONS, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "see help(luma_nb.Client.generate)"
@@ -291,6 +303,12 @@ class Client(_ClientBase):
         Label stamped on results: ``"api"`` (default) or ``"simulator"``.
     cache_dir : path, optional
         Media cache folder (see :mod:`luma_nb._media_cache`).
+    max_download_bytes : int, optional
+        Largest download accepted (default 1 GiB, ``LUMA_NB_MAX_DOWNLOAD_BYTES``); a larger
+        body stops at the cap with an ``UnexpectedResponseError`` and leaves nothing cached.
+    allow_insecure_http : bool, optional
+        Allow a plain-``http`` base URL on a host other than this machine (the token would
+        travel in cleartext); default False, or ``LUMA_NB_ALLOW_INSECURE_HTTP=1``.
     sleep, clock, rng :
         Injectable time and randomness, for tests.
     """
@@ -306,10 +324,13 @@ class Client(_ClientBase):
         poll: PollPolicy | None = None,
         backend: str | None = None,
         cache_dir: str | Path | None = None,
+        max_download_bytes: int | None = None,
+        allow_insecure_http: bool | None = None,
         sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        token = as_secret(token)  # at once: no frame of ours holds the plain string
         super().__init__(
             token,
             base_url=base_url,
@@ -318,6 +339,8 @@ class Client(_ClientBase):
             poll=poll,
             backend=backend,
             cache_dir=cache_dir,
+            max_download_bytes=max_download_bytes,
+            allow_insecure_http=allow_insecure_http,
             clock=clock,
             rng=rng,
         )
@@ -334,38 +357,19 @@ class Client(_ClientBase):
                     self._sleep(step.seconds)
                     step = flow.send(None)
                     continue
+                failure: Exception | None = None
                 try:
-                    answer = self._perform(step)
-                except httpx.TransportError as exc:
-                    step = flow.throw(exc)
-                else:
-                    step = flow.send(answer)
+                    answer = _http.perform(self._http, step, **self._limits())
+                except HTTPX_ERRORS as exc:
+                    failure = _http.scrubbed(exc, self._settings.token)
+                # Thrown outside the except block, so the flow's typed error does not chain
+                # the httpx exception (whose frames hold raw answers) as its context.
+                step = flow.send(answer) if failure is None else flow.throw(failure)
         except StopIteration as stop:
             result: T = stop.value
             return result
-
-    def _perform(self, step: Send | Fetch) -> httpx.Response:
-        if isinstance(step, Send):
-            kwargs: dict[str, Any] = {}
-            timeout = self._timeout(step.read_timeout)
-            if timeout is not None:
-                kwargs["timeout"] = timeout
-            return self._http.request(
-                step.method,
-                step.url,
-                json=step.json,
-                headers=self._headers(step.authorized, json_body=True),
-                **kwargs,
-            )
-        with self._http.stream(
-            "GET", step.url, headers=self._headers(step.authorized, json_body=False)
-        ) as response:
-            if 200 <= response.status_code < 300:
-                for chunk in response.iter_bytes():
-                    step.sink.write(chunk)
-            else:
-                response.read()
-            return response
+        finally:
+            flow.close()
 
     # ------------------------------------------------------------------ API
 
@@ -572,10 +576,13 @@ class AsyncClient(_ClientBase):
         poll: PollPolicy | None = None,
         backend: str | None = None,
         cache_dir: str | Path | None = None,
+        max_download_bytes: int | None = None,
+        allow_insecure_http: bool | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        token = as_secret(token)  # at once: no frame of ours holds the plain string
         super().__init__(
             token,
             base_url=base_url,
@@ -584,6 +591,8 @@ class AsyncClient(_ClientBase):
             poll=poll,
             backend=backend,
             cache_dir=cache_dir,
+            max_download_bytes=max_download_bytes,
+            allow_insecure_http=allow_insecure_http,
             clock=clock,
             rng=rng,
         )
@@ -598,38 +607,26 @@ class AsyncClient(_ClientBase):
                     await self._sleep(step.seconds)
                     step = flow.send(None)
                     continue
+                tracker = _http.SendTracker()
+                failure: Exception | None = None
                 try:
-                    answer = await self._perform(step)
-                except httpx.TransportError as exc:
-                    step = flow.throw(exc)
-                else:
-                    step = flow.send(answer)
+                    answer = await _http.aperform(
+                        self._http, step, tracker=tracker, **self._limits()
+                    )
+                except HTTPX_ERRORS as exc:
+                    failure = _http.scrubbed(exc, self._settings.token)
+                except asyncio.CancelledError:
+                    if isinstance(step, Send) and step.paid and tracker.maybe_sent:
+                        # The POST may have been billed: say so instead of vanishing.
+                        raise unknown_outcome_of_cancel() from None
+                    raise
+                # Outside the except block: see Client._run.
+                step = flow.send(answer) if failure is None else flow.throw(failure)
         except StopIteration as stop:
             result: T = stop.value
             return result
-
-    async def _perform(self, step: Send | Fetch) -> httpx.Response:
-        if isinstance(step, Send):
-            kwargs: dict[str, Any] = {}
-            timeout = self._timeout(step.read_timeout)
-            if timeout is not None:
-                kwargs["timeout"] = timeout
-            return await self._http.request(
-                step.method,
-                step.url,
-                json=step.json,
-                headers=self._headers(step.authorized, json_body=True),
-                **kwargs,
-            )
-        async with self._http.stream(
-            "GET", step.url, headers=self._headers(step.authorized, json_body=False)
-        ) as response:
-            if 200 <= response.status_code < 300:
-                async for chunk in response.aiter_bytes():
-                    step.sink.write(chunk)
-            else:
-                await response.aread()
-            return response
+        finally:
+            flow.close()
 
     async def submit(
         self,

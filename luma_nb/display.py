@@ -13,6 +13,8 @@ Binder/JupyterHub/Colab/VS Code/Codespaces) or when ``embed=True`` is asked, the
 through the registered fetcher (see :func:`set_media_fetcher`) or found in the media cache and
 embedded as a base64 ``data:`` URL, if it is no larger than :func:`embed_limit` bytes
 (``LUMA_NB_EMBED_MAX_BYTES``, default 8 MB). Otherwise the card says why and links the file.
+What may be fetched and read is :mod:`luma_nb._media_policy`'s call: cached media only, and
+private URLs only from the simulator this kernel is connected to.
 
 Safety
 ------
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import ipaddress
 import os
 import time
 import warnings
@@ -46,12 +47,11 @@ from luma_nb._html import (
     RichView,
     clean_text,
     esc,
-    file_data_url,
     human_bytes,
     human_seconds,
     safe_url,
 )
-from luma_nb._media_cache import MediaCache
+from luma_nb._media_policy import cached_copy, fetch_refusal, host_address, read_media
 from luma_nb.models import Task, TaskState, Video
 
 __all__ = [
@@ -128,7 +128,8 @@ def set_media_fetcher(fetch: Callable[[str], Path] | None) -> None:
 
     The notebook layer registers its default client's :meth:`~luma_nb.client.Client.download`,
     which caches by content and sends the API token only to the API's own host. ``fetch`` must
-    be blocking; it is called from ``_repr_html_``.
+    be blocking (it is called from ``_repr_html_``) and return a file inside the media cache:
+    no other file is embedded. It is never asked for a private URL that is not the simulator's.
     """
     # One fetcher per kernel, like the default client it usually belongs to.
     global _fetcher
@@ -144,9 +145,9 @@ def needs_embedding(url: str) -> bool:
 
     True when the URL is not ``http(s)`` (a ``data:`` URL is already embedded: False), has no
     host or a ``.invalid`` host (the simulator's), or a loopback host (``localhost``,
-    ``127.0.0.0/8``, ``::1``, ``0.0.0.0``). Loopback is always embedded: on Binder, JupyterHub,
-    Colab or a remote VS Code the browser's loopback is another machine, and even locally the
-    player would go dead in the saved notebook once the server stops. When one of
+    ``127.0.0.0/8`` in any spelling, ``::1``, ``0.0.0.0``). Loopback is always embedded: on
+    Binder, JupyterHub, Colab or a remote VS Code the browser's loopback is another machine, and
+    even locally the player would go dead in the saved notebook once the server stops. When one of
     :data:`REMOTE_BROWSER_ENV` is set, private-network addresses and single-label host names
     (a container's name) are embedded as well. Everything else is left to the browser.
     """
@@ -166,12 +167,7 @@ def needs_embedding(url: str) -> bool:
         return True
     if host == "localhost" or host.endswith(".localhost"):
         return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    address = host_address(host)  # any spelling: 127.1, 2130706433, [::ffff:127.0.0.1]
     if address is not None and (address.is_loopback or address.is_unspecified):
         return True
     if _remote_browser():
@@ -204,10 +200,10 @@ class _Media:
 
 def _local_file(url: str) -> tuple[Path | None, str | None]:
     """A local copy of ``url`` (media cache first, then the fetcher), or the reason why not."""
-    try:
-        cached = MediaCache().lookup(url)
-    except Exception:  # a broken cache folder must not stop rendering; the fetcher may work
-        cached = None
+    refusal = fetch_refusal(url)
+    if refusal is not None:
+        return None, f"luma_nb did not fetch it because {refusal}"
+    cached = cached_copy(url)
     if cached is not None:
         return cached, None
     fetch = _fetcher
@@ -246,20 +242,17 @@ def _embed(
     if path is None:
         return None, f"The {what} could not be embedded: {problem}."
     limit = embed_limit()
-    try:
-        data_url, size = file_data_url(path, family, limit)
-    except OSError as exc:
-        return None, f"The {what} could not be embedded: reading it failed: {_describe(exc)}."
-    if data_url is not None:
-        return data_url, None
-    if size > limit:
-        if limit == 0:
-            return None, f"Embedding is off ({EMBED_LIMIT_ENV}=0)."
-        return None, (
-            f"The {what} is {human_bytes(size)}, over the {human_bytes(limit)} embed cap; "
-            f"set {EMBED_LIMIT_ENV} (bytes) to raise it, or {alternative}."
-        )
-    return None, f"The {what} could not be embedded: the file is not a {family[:-1]}."
+    local = read_media(path, family, limit)
+    if local.data_url is not None:
+        return local.data_url, None
+    if not local.over(limit):
+        return None, f"The {what} could not be embedded: {local.refused}."
+    if limit == 0:
+        return None, f"Embedding is off ({EMBED_LIMIT_ENV}=0)."
+    return None, (
+        f"The {what} is {human_bytes(local.size)}, over the {human_bytes(limit)} embed cap; "
+        f"set {EMBED_LIMIT_ENV} (bytes) to raise it, or {alternative}."
+    )
 
 
 def _resolve_video(url: str, embed: bool | None) -> _Media:

@@ -5,6 +5,7 @@ The tree::
     LumaError
     ├── ConfigError                  no token, bad setting, missing optional extra
     ├── ValidationError              bad input, raised before any request (a ValueError too)
+    │   └── IterationExistsError     (session_log) another process already claimed the iteration
     ├── TransportError               the network failed before an answer arrived
     ├── SubmitOutcomeUnknownError    the paid submit may or may not have reached the server
     ├── APIError                     the API answered with an error: status_code, code, ...
@@ -20,7 +21,10 @@ The tree::
     │   │   └── APITimeoutError      504 timeout: a sync request outlived the API `timeout`
     │   └── UnexpectedResponseError  an answer that is not the JSON the spec describes
     ├── GenerationFailedError        the task finished, but failed (carries the task)
-    └── WaitTimeoutError             our own deadline passed; the task may still finish (re-attach)
+    ├── WaitTimeoutError             our own deadline passed; the task may still finish (re-attach)
+    ├── RunTimeoutError              (aio) run_blocking timed out; its coroutine was cancelled
+    └── SessionLogWriteError         (session_log) the paid task exists but its log line could not
+                                     be written (disk full): ``.task_id``; written once it can be
 
 No error text, repr or attribute ever holds the API token.
 """
@@ -265,3 +269,49 @@ class WaitTimeoutError(LumaError):
     def task_id(self) -> str:
         """The first unfinished task's id."""
         return self.task_ids[0]
+
+
+#: API error codes that refuse a request outright: the server made no task of it.
+REFUSAL_CODES = frozenset(
+    {
+        "bad_request",
+        "api_not_implemented",
+        "request_too_large",
+        "token_mismatched",
+        "no_token",
+        "disabled",
+        "invalid_token",
+        "token_expired",
+        "forbidden",
+        "used_up",
+        "no_api",
+        "not_found",
+        "too_many_requests",
+    }
+)
+_REFUSALS = (
+    BadRequestError,
+    AuthenticationError,
+    PermissionDeniedError,
+    NotFoundError,
+    RateLimitError,
+)
+
+
+def proves_nothing_billed(error: BaseException) -> bool:
+    """True when ``error``, raised by a submit, proves that no task exists (nothing billed).
+
+    Proof is a check that failed before any request (:class:`ConfigError`,
+    :class:`ValidationError`), a network failure before a byte was sent
+    (:class:`TransportError`: the client wraps anything later in
+    :class:`SubmitOutcomeUnknownError`), or a definite refusal: an answer typed as a
+    validation, auth, moderation, balance, not-found or rate-limit error, by a refusal code
+    or by a 4xx status with a code we do not know. A server-side failure code (``api_error``,
+    ``busy``, ``timeout``: a :class:`ServerError`) is no proof whatever the HTTP status, nor is
+    a 2xx answer with an unknown error, nor an interrupt in the middle of the POST.
+    """
+    if isinstance(error, (ConfigError, ValidationError, TransportError)):
+        return True
+    if not isinstance(error, _REFUSALS):
+        return False
+    return error.code in REFUSAL_CODES or 400 <= error.status_code < 500

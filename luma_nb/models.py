@@ -8,30 +8,36 @@ server adds can make them fail.
 
 from __future__ import annotations
 
-import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from types import MappingProxyType
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
+from luma_nb._values import (
+    MAX_MESSAGE_CHARS,
+    char_name,
+    first_visible,
+    id_problem,
+    is_finite_number,
+    read_float,
+    read_size,
+    read_text,
+    read_url,
+    shown,
+    surrogate_at,
+    url_problem,
+)
 from luma_nb.errors import ValidationError
 
-__all__ = [
-    "ASPECT_RATIOS",
-    "Task",
-    "TaskError",
-    "TaskState",
-    "Video",
-    "VideoRequest",
-]
+__all__ = ["ASPECT_RATIOS", "Task", "TaskError", "TaskState", "Video", "VideoRequest"]
 
 #: The aspect ratios the official tools offer.
 ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 #: Upper bound of the API ``timeout`` field (seconds); the API's default is 300.
 MAX_API_TIMEOUT = 3600.0
-#: A sanity bound on prompt length; the API documents none.
+#: The cap on prompt length (characters) applied before any request; the API documents none.
 MAX_PROMPT_CHARS = 10_000
 
 _FAILED_WORDS = frozenset({"failed", "failure", "error", "cancelled", "canceled"})
@@ -49,6 +55,14 @@ class VideoRequest:
     server keeps the parent's) for ``extend``. ``enhancement``, ``loop`` and, for generate,
     ``aspect_ratio`` are always sent explicitly so that results never depend on a server
     default.
+
+    Every bad value raises :class:`~luma_nb.errors.ValidationError` (naming the ``field``), so
+    a request that exists always encodes to clean JSON. A prompt must be text of at most
+    :data:`MAX_PROMPT_CHARS` characters, valid Unicode (no lone surrogates) and not "empty":
+    whitespace and invisible characters (U+200B, U+FEFF, U+00AD, ...) alone do not count.
+    URLs must be absolute http(s) with a host, without credentials, spaces, control or
+    invisible characters, and with a port in 1..65535. ``timeout`` is seconds in
+    (0, :data:`MAX_API_TIMEOUT`]: an int or a finite float, not a bool.
     """
 
     action: Literal["generate", "extend"] = "generate"
@@ -64,33 +78,33 @@ class VideoRequest:
     timeout: float | None = None
 
     def __post_init__(self) -> None:
-        if self.action not in ("generate", "extend"):
+        if not isinstance(self.action, str) or self.action not in ("generate", "extend"):
             raise ValidationError(
-                f"action must be 'generate' or 'extend', not {self.action!r}", field="action"
+                f"action must be 'generate' or 'extend', not {shown(self.action)}", field="action"
             )
         self._check_prompt()
         if self.aspect_ratio is None and self.action == "generate":
             object.__setattr__(self, "aspect_ratio", "16:9")
-        if self.aspect_ratio is not None and self.aspect_ratio not in ASPECT_RATIOS:
+        ratio = self.aspect_ratio
+        if ratio is not None and (not isinstance(ratio, str) or ratio not in ASPECT_RATIOS):
             raise ValidationError(
-                f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}; "
-                f"got {self.aspect_ratio!r}",
+                f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}; got {shown(ratio)}",
                 field="aspect_ratio",
             )
         for name in ("loop", "enhancement"):
             value = getattr(self, name)
             if not isinstance(value, bool):
-                raise ValidationError(f"{name} must be True or False, not {value!r}", field=name)
+                raise ValidationError(
+                    f"{name} must be True or False, not {shown(value)}", field=name
+                )
         for name in ("video_url", "start_image_url", "end_image_url", "callback_url"):
             check_http_url(getattr(self, name), name)
         self._check_video_reference()
         if self.timeout is not None:
-            t = self.timeout
-            if not _is_number(t) or not 0 < t <= MAX_API_TIMEOUT:
-                raise ValidationError(
-                    f"timeout must be seconds in (0, {MAX_API_TIMEOUT:.0f}], not {t!r}",
-                    field="timeout",
-                )
+            check_seconds(self.timeout, "timeout", MAX_API_TIMEOUT)
+            # A plain int or float: what json.dumps writes exactly (not a subclass's repr).
+            plain = int(self.timeout) if isinstance(self.timeout, int) else float(self.timeout)
+            object.__setattr__(self, "timeout", plain)
 
     def _check_prompt(self) -> None:
         prompt = self.prompt
@@ -102,27 +116,39 @@ class VideoRequest:
             raise ValidationError(
                 f"prompt must be a string, not {type(prompt).__name__}", field="prompt"
             )
-        if not prompt.strip():
-            raise ValidationError(
-                "prompt is empty"
-                + ("; omit it to extend without one" if self.action == "extend" else ""),
-                field="prompt",
-            )
         if len(prompt) > MAX_PROMPT_CHARS:
             raise ValidationError(
                 f"prompt is {len(prompt)} characters; the limit here is {MAX_PROMPT_CHARS}",
                 field="prompt",
             )
+        bad = surrogate_at(prompt)
+        if bad is not None:
+            raise ValidationError(
+                f"prompt is not valid Unicode text: a lone surrogate {char_name(prompt[bad])} "
+                f"at position {bad} cannot be sent (was it decoded with errors='surrogateescape'?)",
+                field="prompt",
+            )
+        if first_visible(prompt) is None:
+            invisible = next((c for c in prompt if not c.isspace()), None)
+            raise ValidationError(
+                "prompt is empty"
+                + (
+                    f": it holds only invisible characters such as {char_name(invisible)}"
+                    if invisible
+                    else ""
+                )
+                + ("; omit it to extend without one" if self.action == "extend" else ""),
+                field="prompt",
+            )
 
     def _check_video_reference(self) -> None:
-        if self.video_id is not None and (
-            not isinstance(self.video_id, str)
-            or not self.video_id.strip()
-            or any(c.isspace() for c in self.video_id)
-        ):
-            raise ValidationError(
-                f"video_id must be a non-empty id, not {self.video_id!r}", field="video_id"
-            )
+        if self.video_id is not None:
+            problem = id_problem(self.video_id)
+            if problem:
+                raise ValidationError(
+                    f"video_id must be a non-empty id, not {shown(self.video_id)}: {problem}",
+                    field="video_id",
+                )
         if self.action == "extend" and self.video_id is None and self.video_url is None:
             raise ValidationError(
                 "extend needs the video to continue: pass video_id=... (a result's video_id) "
@@ -133,22 +159,8 @@ class VideoRequest:
     def to_body(self, *, async_mode: bool = True) -> dict[str, Any]:
         """The JSON body to send. ``async_mode`` asks for a task id at once."""
         body: dict[str, Any] = {"action": self.action}
-        if self.prompt is not None:
-            body["prompt"] = self.prompt
-        if self.aspect_ratio is not None:
-            body["aspect_ratio"] = self.aspect_ratio
-        body["loop"] = self.loop
-        body["enhancement"] = self.enhancement
-        for name in (
-            "video_id",
-            "video_url",
-            "start_image_url",
-            "end_image_url",
-            "callback_url",
-            "timeout",
-        ):
-            value = getattr(self, name)
-            if value is not None:
+        for name, value in self.as_dict().items():
+            if name in ("loop", "enhancement") or (value is not None and name != "action"):
                 body[name] = value
         if async_mode:
             body["async"] = True
@@ -156,44 +168,37 @@ class VideoRequest:
 
     def as_dict(self) -> dict[str, Any]:
         """Every field, defaults and ``None`` included (what the session log records)."""
-        return {
-            "action": self.action,
-            "prompt": self.prompt,
-            "aspect_ratio": self.aspect_ratio,
-            "loop": self.loop,
-            "enhancement": self.enhancement,
-            "video_id": self.video_id,
-            "video_url": self.video_url,
-            "start_image_url": self.start_image_url,
-            "end_image_url": self.end_image_url,
-            "callback_url": self.callback_url,
-            "timeout": self.timeout,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def check_http_url(value: object, name: str) -> None:
-    """Raise ValidationError unless ``value`` is None or an absolute http(s) URL."""
+    """Raise ValidationError unless ``value`` is None or an absolute http(s) URL.
+
+    The rules are :func:`luma_nb._values.url_problem`'s; the message says which one failed.
+    """
     if value is None:
         return
     if not isinstance(value, str):
         raise ValidationError(
             f"{name} must be a URL string, not {type(value).__name__}", field=name
         )
-    parts = urlsplit(value)
-    if (
-        parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() for c in value)
-    ):
-        shown = value if len(value) <= 80 else value[:77] + "..."
+    problem = url_problem(value)
+    if problem is not None:
+        masked = re.sub(r"//[^/?#]*@", "//***@", value)  # never echo a password
         raise ValidationError(
-            f"{name} must be an absolute http(s) URL the API can reach, not {shown!r}",
+            f"{name} must be an absolute http(s) URL the API can reach, not {shown(masked)}: "
+            f"{problem}",
             field=name,
         )
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def check_seconds(value: object, name: str, maximum: float) -> None:
+    """Raise ValidationError unless ``value`` is seconds in (0, maximum]: an int or a finite
+    float, not a bool. Integers too large for a float are refused, never an OverflowError."""
+    if not is_finite_number(value) or not 0 < value <= maximum:  # type: ignore[operator]
+        raise ValidationError(
+            f"{name} must be seconds in (0, {maximum:.0f}], not {shown(value)}", field=name
+        )
 
 
 # --------------------------------------------------------------------------- results
@@ -227,22 +232,12 @@ class TaskError:
     message: str
 
 
-_VIDEO_KEYS = frozenset(
-    {
-        "success",
-        "task_id",
-        "video_id",
-        "prompt",
-        "video_url",
-        "video_width",
-        "video_height",
-        "state",
-        "thumbnail_url",
-        "thumbnail_width",
-        "thumbnail_height",
-        "trace_id",
-    }
-)
+# fmt: off
+_VIDEO_KEYS = frozenset({
+    "success", "task_id", "video_id", "prompt", "video_url", "video_width", "video_height",
+    "state", "thumbnail_url", "thumbnail_width", "thumbnail_height", "trace_id",
+})
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -297,43 +292,40 @@ class Video:
         request: VideoRequest | None = None,
         backend: str = "api",
     ) -> Video | None:
-        """Read a success body; None when it carries no ``video_url``."""
-        url = _str(body.get("video_url"))
+        """Read a success body; None when it carries no usable ``video_url``.
+
+        A ``video_url`` that is not an absolute http(s) URL the client could download (see
+        :func:`check_http_url`) counts as none; sizes outside 1..100,000 pixels become None.
+        """
+        if not isinstance(body, Mapping):
+            return None
+        url = read_url(body.get("video_url"))
         if not url:
             return None
         return cls(
-            task_id=_str(body.get("task_id")) or task_id or "",
+            task_id=read_text(body.get("task_id")) or task_id or "",
             video_url=url,
-            video_id=_str(body.get("video_id")),
-            prompt=_str(body.get("prompt")),
-            thumbnail_url=_str(body.get("thumbnail_url")),
-            width=_int(body.get("video_width")),
-            height=_int(body.get("video_height")),
-            thumbnail_width=_int(body.get("thumbnail_width")),
-            thumbnail_height=_int(body.get("thumbnail_height")),
-            trace_id=_str(body.get("trace_id")) or trace_id,
-            state=_str(body.get("state")) or "completed",
+            video_id=read_text(body.get("video_id")),
+            prompt=read_text(body.get("prompt")),
+            thumbnail_url=read_url(body.get("thumbnail_url")),
+            width=read_size(body.get("video_width")),
+            height=read_size(body.get("video_height")),
+            thumbnail_width=read_size(body.get("thumbnail_width")),
+            thumbnail_height=read_size(body.get("thumbnail_height")),
+            trace_id=read_text(body.get("trace_id")) or trace_id,
+            state=read_text(body.get("state")) or "completed",
             request=request,
             backend=backend,
             extra=MappingProxyType({k: v for k, v in body.items() if k not in _VIDEO_KEYS}),
         )
 
 
-_RECORD_KEYS = frozenset(
-    {
-        "_id",
-        "id",
-        "api_id",
-        "trace_id",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "elapsed",
-        "request",
-        "response",
-        "state",
-    }
-)
+# fmt: off
+_RECORD_KEYS = frozenset({
+    "_id", "id", "api_id", "trace_id", "created_at", "started_at", "finished_at", "elapsed",
+    "request", "response", "state",
+})
+# fmt: on
 
 
 @dataclass(frozen=True)
@@ -387,19 +379,26 @@ class Task:
     def from_record(
         cls, record: Mapping[str, Any], *, sent: VideoRequest | None = None, backend: str = "api"
     ) -> Task:
-        """Read a task record of ``/luma/tasks`` (any variant of the spec)."""
+        """Read a task record of ``/luma/tasks`` (any variant of the spec); never raises.
+
+        A task that says ``completed`` but whose ``video_url`` is missing or unusable (not an
+        http(s) URL the client could download) is a failed task with an explanatory error:
+        ``code`` ``"unusable_video_url"`` (the raw answer stays in ``response``).
+        """
+        if not isinstance(record, Mapping):
+            record = {}
         response = record.get("response")
         response_map: Mapping[str, Any] | None = response if isinstance(response, Mapping) else None
         task_id = (
-            _str(record.get("id"))
-            or (_str(response_map.get("task_id")) if response_map else None)
-            or _str(record.get("task_id"))
+            read_text(record.get("id"))
+            or (read_text(response_map.get("task_id")) if response_map else None)
+            or read_text(record.get("task_id"))
             or ""
         )
-        finished_at = _float(record.get("finished_at"))
+        finished_at = read_float(record.get("finished_at"))
         state, raw_state, error = _derive_state(record, response_map, finished_at)
-        trace_id = _str(record.get("trace_id")) or (
-            _str(response_map.get("trace_id")) if response_map else None
+        trace_id = read_text(record.get("trace_id")) or (
+            read_text(response_map.get("trace_id")) if response_map else None
         )
         video = None
         if state is TaskState.COMPLETED and response_map is not None:
@@ -412,16 +411,16 @@ class Task:
             state=state,
             raw_state=raw_state,
             trace_id=trace_id,
-            created_at=_float(record.get("created_at")),
-            started_at=_float(record.get("started_at")),
+            created_at=read_float(record.get("created_at")),
+            started_at=read_float(record.get("started_at")),
             finished_at=finished_at,
-            elapsed=_float(record.get("elapsed")),
+            elapsed=read_float(record.get("elapsed")),
             request=request if isinstance(request, Mapping) else None,
             response=response_map,
             video=video,
             error=error,
-            record_id=_str(record.get("_id")),
-            api_id=_str(record.get("api_id")),
+            record_id=read_text(record.get("_id")),
+            api_id=read_text(record.get("api_id")),
             sent=sent,
             backend=backend,
             extra=MappingProxyType({k: v for k, v in record.items() if k not in _RECORD_KEYS}),
@@ -432,8 +431,10 @@ class Task:
         cls, body: Mapping[str, Any], *, sent: VideoRequest | None = None, backend: str = "api"
     ) -> Task:
         """Read the flat body of a sync ``/luma/videos`` answer as a task."""
+        if not isinstance(body, Mapping):
+            body = {}
         record = {
-            "id": _str(body.get("task_id")) or "",
+            "id": read_text(body.get("task_id")) or "",
             "trace_id": body.get("trace_id"),
             "response": body,
         }
@@ -445,7 +446,7 @@ def _derive_state(
 ) -> tuple[TaskState, str | None, TaskError | None]:
     """Apply the spec's state rules to a record."""
     if response is None:
-        top = _str(record.get("state"))
+        top = read_text(record.get("state"))
         if finished_at is None and top is None:
             return TaskState.QUEUED, None, None
         if top is None:
@@ -456,16 +457,31 @@ def _derive_state(
                 TaskError("unknown", "the task finished without a response"),
             )
         response = {"state": top}
-    raw = _str(response.get("state")) or _str(record.get("state"))
+    raw = read_text(response.get("state")) or read_text(record.get("state"))
     word = raw.lower() if raw else None
     success = response.get("success")
     if success is False or (word in _FAILED_WORDS):
         return TaskState.FAILED, raw, parse_error(response.get("error"), fallback=raw or "failed")
-    has_video = bool(_str(response.get("video_url")))
-    if word == "completed" or (word is None and has_video and success is not False):
-        if has_video:
+    url = response.get("video_url")
+    sent_url = isinstance(url, str) and bool(url)
+    if word == "completed" or (word is None and sent_url and success is not False):
+        if read_url(url) is not None:
             return TaskState.COMPLETED, raw, None
-        return TaskState.FAILED, raw, TaskError("unknown", "the task completed without a video_url")
+        if not sent_url:
+            return (
+                TaskState.FAILED,
+                raw,
+                TaskError("unknown", "the task completed without a video_url"),
+            )
+        problem = url_problem(url)  # type: ignore[arg-type]
+        return (
+            TaskState.FAILED,
+            raw,
+            TaskError(
+                "unusable_video_url",
+                f"the task completed, but its video_url {shown(url)} is unusable: {problem}",
+            ),
+        )
     if word in _RUNNING_WORDS:
         return TaskState(word), raw, None
     if word is None or word == "queued":
@@ -474,50 +490,21 @@ def _derive_state(
 
 
 def parse_error(value: object, *, fallback: str = "unknown") -> TaskError:
-    """Read an ``error`` field: an object with code/message, a bare string, or nothing."""
+    """Read an ``error`` field: an object with code/message, a bare string, or nothing.
+
+    Never raises; the message is cut at 2,000 characters and the code at 100.
+    """
     if isinstance(value, Mapping):
-        code = _str(value.get("code")) or "unknown"
-        message = _str(value.get("message")) or _str(value.get("detail")) or code
+        code = read_text(value.get("code"), 100) or "unknown"
+        message = (
+            read_text(value.get("message"), MAX_MESSAGE_CHARS)
+            or read_text(value.get("detail"), MAX_MESSAGE_CHARS)
+            or code
+        )
         return TaskError(code, message)
-    if isinstance(value, str) and value.strip():
-        return TaskError("unknown", value.strip())
-    return TaskError("unknown", f"the task ended in state {fallback!r} without an error message")
-
-
-def _str(value: object) -> str | None:
-    if isinstance(value, str) and value:
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _int(value: object) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
-
-
-def _float(value: object) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        try:
-            value = float(value)
-        except OverflowError:  # JSON integers have no size limit; floats do
-            return None
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, str):
-        try:
-            parsed = float(value)
-        except ValueError:
-            return None
-        return parsed if math.isfinite(parsed) else None
-    return None
+    text = read_text(value.strip(), MAX_MESSAGE_CHARS) if isinstance(value, str) else None
+    if text:
+        return TaskError("unknown", text)
+    return TaskError(
+        "unknown", f"the task ended in state {shown(fallback)} without an error message"
+    )

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from luma_nb import _iteration
+from luma_nb._media_policy import fetch_refusal
 from luma_nb._progress import StatusLine
-from luma_nb.client import build_request, check_wait
+from luma_nb._values import shown
+from luma_nb.client import MAX_WAIT_LIMIT, build_request
 from luma_nb.errors import GenerationFailedError, LumaError, ValidationError
-from luma_nb.models import Task, Video, VideoRequest
+from luma_nb.models import Task, Video, VideoRequest, check_seconds
 
 if TYPE_CHECKING:
     import pandas
@@ -99,14 +101,30 @@ def reset() -> None:
         _announced = False
 
 
-def submit(prompt: str | None = None, **params: Any) -> Task:
+def submit(prompt: str | VideoRequest | None = None, **params: Any) -> Task:
     """Submit without waiting: log the iteration and return its task.
 
-    Accepts the parameters of :meth:`Client.submit` plus ``tags``, ``experiment``, ``arm``
-    and ``parent`` (an iteration id).
+    Accepts what :meth:`Client.submit` accepts — a prompt and keywords (``action``,
+    ``video_id``, ``video_url``, ``aspect_ratio``, ``loop``, ``enhancement``,
+    ``start_image_url``, ``end_image_url``, ``callback_url``, ``timeout``), or a ready
+    :class:`VideoRequest` — plus ``tags``, ``experiment``, ``arm`` and ``parent`` (an
+    iteration id) for the log. ``sync=True`` is refused: the helpers always submit in async
+    mode, so the task id is in the log before anything waits. ``max_wait`` and
+    ``on_update`` are refused too: submit does not wait.
     """
+    _refuse(params, _SUBMIT_REFUSALS)
     log_options = {key: params.pop(key) for key in (*_LOG_KEYS, "parent") if key in params}
-    request = _request(prompt, params)
+    if isinstance(prompt, VideoRequest):
+        _check_sync(params)
+        if params:
+            name = sorted(params)[0]
+            raise ValidationError(
+                f"{name}= cannot be combined with a ready VideoRequest: set it on the request",
+                field=name,
+            )
+        request = prompt
+    else:
+        request = _request(prompt, params)
     return _submit(request, **log_options)[1]
 
 
@@ -115,35 +133,50 @@ def generate(prompt: str, **params: Any) -> Video:
 
     Takes the options of :meth:`Client.generate` (``aspect_ratio``, ``loop``,
     ``enhancement``, ``start_image_url``, ``end_image_url``, ``callback_url``, ``timeout``,
-    ``max_wait``) plus ``tags``, ``experiment`` and ``arm`` for the log.
+    ``max_wait``, ``on_update``) plus ``tags``, ``experiment`` and ``arm`` for the log.
+    ``on_update(task)`` is called with the submitted task and then with each change of state,
+    after the log and the status line have recorded it; an exception it raises propagates
+    (the task goes on: the log has its id). ``sync=True`` is refused (see :func:`submit`).
     """
-    params = {**params, "action": "generate"}
-    return _run(prompt, params, parent=None)
+    _refuse(params, _GENERATE_REFUSALS)
+    return _run(prompt, {**params, "action": "generate"}, parent=None)
 
 
 def extend(video: Video | str | None = None, *, prompt: str | None = None, **params: Any) -> Video:
     """Continue a video (a :class:`Video`, a ``video_id``, or by default the session's last).
 
-    The new iteration records its ``parent``, so ``session().lineage(...)`` follows the chain.
+    ``video_id=`` and ``video_url=`` name the video as keywords instead. The other options
+    are :func:`generate`'s. The new iteration records its ``parent``, so
+    ``session().lineage(...)`` follows the chain.
     """
+    _refuse(params, _EXTEND_REFUSALS)
+    if video is not None and params.get("video_id") is not None:
+        raise ValidationError(
+            "name the video once: as the first argument or as video_id=, not both",
+            field="video_id",
+        )
     log = session()
-    parent: str | None = None  # extend(video_url=...) names no iteration of this session
-    if video is None and params.get("video_url") is None:
+    if video is None and params.get("video_id") is None and params.get("video_url") is None:
         video = _last_video(log)
     if isinstance(video, Video):
-        params.setdefault("video_id", video.video_id)
+        params["video_id"] = video.video_id
         if video.video_id is None:
             params.setdefault("video_url", video.video_url)
-        parent = _iteration.parent_of(log, video)
     elif isinstance(video, str):
-        params.setdefault("video_id", video)
-        parent = _iteration.parent_of(log, video)
+        params["video_id"] = video
     elif video is not None:
         raise ValidationError(
             f"extend takes a Video or a video_id, not {type(video).__name__}", field="video"
         )
-    params = {**params, "action": "extend"}
-    return _run(prompt, params, parent=parent)
+
+    named = video if video is not None else params.get("video_id")
+    if not isinstance(named, (Video, str)):
+        named = None  # extend(video_url=...) names no iteration of this session
+
+    def parent() -> str | None:  # looked up once the request is known to be valid
+        return _iteration.parent_of(log, named) if named is not None else None
+
+    return _run(prompt, {**params, "action": "extend"}, parent=parent)
 
 
 def history() -> pandas.DataFrame:
@@ -164,20 +197,36 @@ def rate(
 # ----------------------------------------------------------------------------- internals
 
 
-def _run(prompt: str | None, params: dict[str, Any], *, parent: str | None) -> Video:
+def _run(
+    prompt: str | None,
+    params: dict[str, Any],
+    *,
+    parent: Callable[[], str | None] | None,
+) -> Video:
     max_wait = params.pop("max_wait", None)
+    user_update = params.pop("on_update", None)
     log_options = {key: params.pop(key) for key in _LOG_KEYS if key in params}
     request = _request(prompt, params)
-    check_wait(max_wait)  # before the paid submit, not after it
-    iteration, task = _submit(request, parent=parent, **log_options)
+    # Before the paid submit, not after it.
+    if max_wait is not None:
+        check_seconds(max_wait, "max_wait", MAX_WAIT_LIMIT)
+    if user_update is not None and not callable(user_update):
+        raise ValidationError("on_update must be a callable taking a Task", field="on_update")
+    iteration, task = _submit(request, parent=parent() if parent else None, **log_options)
     log = session()
     api = default_client()
     status = StatusLine(_iteration.describe(request))
     status.update(task)
+    heard = [(task.state, task.raw_state)]
+    if user_update is not None:
+        user_update(task)
 
     def on_update(fresh: Task) -> None:
         log.update(iteration, fresh)
         status.update(fresh)
+        if user_update is not None and (fresh.state, fresh.raw_state) != heard[-1]:
+            heard.append((fresh.state, fresh.raw_state))
+            user_update(fresh)
 
     task = api.wait(task, max_wait=max_wait, on_update=on_update)
     try:
@@ -185,23 +234,26 @@ def _run(prompt: str | None, params: dict[str, Any], *, parent: str | None) -> V
     except GenerationFailedError:
         status.finish(task)
         raise
-    try:
-        log.media(iteration, api.download(video))
-    except LumaError as exc:
-        # The video exists; a failed local copy must not lose it. The log keeps its URL.
-        print(
-            f"luma_nb: the video is ready but could not be cached locally: {exc}", file=sys.stderr
-        )
+    refusal = fetch_refusal(video.video_url)
+    if refusal is not None:
+        # An answer naming some private server must not make the kernel request it.
+        print(f"luma_nb: the video is ready but was not cached locally: {refusal}", file=sys.stderr)
+    else:
+        try:
+            log.media(iteration, api.download(video))
+        except LumaError as exc:
+            # The video exists; a failed local copy must not lose it. The log keeps its URL.
+            print(
+                f"luma_nb: the video is ready but could not be cached locally: {exc}",
+                file=sys.stderr,
+            )
     # The status area becomes the player, so `video = generate(...)` shows it exactly once.
     status.finish(video)
     return video
 
 
 def _request(prompt: str | None, params: dict[str, Any]) -> VideoRequest:
-    if "sync" in params:
-        raise ValidationError(
-            "the helpers always submit in async mode; use Client.submit(sync=True)", field="sync"
-        )
+    _check_sync(params)
     action = params.pop("action", "generate")
     return build_request(
         action,
@@ -213,6 +265,27 @@ def _request(prompt: str | None, params: dict[str, Any]) -> VideoRequest:
     )
 
 
+def _check_sync(params: dict[str, Any]) -> None:
+    sync = params.pop("sync", False)
+    if sync is False:
+        return
+    if not isinstance(sync, bool):
+        raise ValidationError(f"sync must be True or False, not {shown(sync)}", field="sync")
+    raise ValidationError(
+        "the helpers always submit in async mode, so that the task id is logged before "
+        "anything waits; for one blocking sync call use "
+        "luma_nb.default_client().generate(..., sync=True)",
+        field="sync",
+    )
+
+
+def _refuse(params: dict[str, Any], refusals: dict[str, str]) -> None:
+    """Refuse, with the reason, a keyword the Client takes but this helper does not."""
+    for name in sorted(params):
+        if name in refusals:
+            raise ValidationError(f"{name}= is not taken here: {refusals[name]}", field=name)
+
+
 _REQUEST_FIELDS = (
     "aspect_ratio",
     "loop",
@@ -222,6 +295,24 @@ _REQUEST_FIELDS = (
     "callback_url",
     "timeout",
 )
+_NO_WAIT = (
+    "luma_nb.submit does not wait; use luma_nb.generate/extend, or "
+    "luma_nb.default_client().wait(task, {name}=...)"
+)
+_SUBMIT_REFUSALS = {
+    "max_wait": _NO_WAIT.format(name="max_wait"),
+    "on_update": _NO_WAIT.format(name="on_update"),
+}
+_GENERATE_REFUSALS = {
+    "action": "luma_nb.generate always generates; use luma_nb.extend(...) to continue a video",
+    "video_id": "generate makes a new video; continue one with luma_nb.extend(video_id=...)",
+    "video_url": "generate makes a new video; continue one with luma_nb.extend(video_url=...)",
+    "parent": "a generated video starts a chain; luma_nb.extend records its parent itself",
+}
+_EXTEND_REFUSALS = {
+    "action": "luma_nb.extend always extends; use luma_nb.generate(...) for a new video",
+    "parent": "luma_nb.extend records the parent itself, from the video it continues",
+}
 
 
 def _submit(

@@ -23,8 +23,9 @@ Every string from a row is HTML-escaped; only ``http(s)`` URLs and base64 ``data
 image/video types become a ``src``, ``poster`` or ``href``. The page has no script, loads no
 external CSS, script or font, and carries a Content-Security-Policy that forbids scripts, so
 even a mistake in escaping could not run code. Local file paths (``media_path``) are not
-written into the report: it is meant to be shared. ``summary_html`` is trusted markup from the
-caller (an experiment's summary) and is inserted as is.
+written into the report, and a file is read into it only when it is media inside luma_nb's
+media cache (:mod:`luma_nb._media_policy`), so a log naming ``~/.ssh/id_rsa`` embeds nothing.
+``summary_html`` is trusted markup, inserted as is.
 """
 
 from __future__ import annotations
@@ -44,12 +45,11 @@ from luma_nb._html import (
     IMAGE,
     VIDEO,
     esc,
-    file_data_url,
     human_bytes,
     human_seconds,
     safe_url,
 )
-from luma_nb._media_cache import MediaCache
+from luma_nb._media_policy import cached_copy, copy_allowed, read_media, report_file_name
 from luma_nb._version import __version__
 from luma_nb.display import (
     EMBED_LIMIT_ENV,
@@ -147,42 +147,28 @@ def _text(value: object) -> str | None:
 
 
 def _local_data_url(
-    path: Path | None, family: str, what: str, link: str | None
+    path: object, family: str, what: str, link: str | None
 ) -> tuple[str | None, str | None]:
-    """Embed a local file: ``(data_url, None)``, ``(None, why)`` or ``(None, None)`` (no file)."""
+    """Embed a local file: ``(data_url, None)``, ``(None, why)`` or ``(None, None)`` (no file).
+
+    Only cached media is read (:func:`luma_nb._media_policy.read_media`); any other path —
+    outside the cache, not a video, gone — counts as no local copy.
+    """
     if path is None:
         return None, None
     limit = embed_limit()
-    try:
-        data_url, size = file_data_url(path, family, limit)
-    except OSError:
-        return None, None  # a vanished copy: the caller tries the next source
-    if data_url is not None:
-        return data_url, None
-    if size > limit:
-        if limit == 0:
-            return None, f"Embedding is off ({EMBED_LIMIT_ENV}=0)."
-        instead = "it is linked instead" if link else "there is no public link to it"
-        return None, (
-            f"The {what} is {human_bytes(size)}, over the {human_bytes(limit)} embed cap "
-            f"({EMBED_LIMIT_ENV}); {instead}."
-        )
-    return None, None
-
-
-def _media_path(row: Mapping[str, Any]) -> Path | None:
-    raw = _text(row.get("media_path"))
-    if raw is None:
-        return None
-    path = Path(raw)
-    return path if path.is_file() else None
-
-
-def _cached(url: str) -> Path | None:
-    try:
-        return MediaCache().lookup(url)
-    except Exception:  # a broken cache folder only means "not cached"
-        return None
+    local = read_media(path, family, limit)
+    if local.data_url is not None:
+        return local.data_url, None
+    if not local.over(limit):
+        return None, None
+    if limit == 0:
+        return None, f"Embedding is off ({EMBED_LIMIT_ENV}=0)."
+    instead = "it is linked instead" if link else "there is no public link to it"
+    return None, (
+        f"The {what} is {human_bytes(local.size)}, over the {human_bytes(limit)} embed cap "
+        f"({EMBED_LIMIT_ENV}); {instead}."
+    )
 
 
 def _remote(url: str, link: str | None) -> RowMedia:
@@ -236,10 +222,11 @@ def resolve_row_media(row: Mapping[str, Any], embed: bool | None, *, standalone:
         media = _remote(url, link)
         return dataclasses.replace(media, poster=_resolve_poster(thumb, False, None))
 
-    data_url, problem = _local_data_url(_media_path(row), VIDEO, "video", link)
+    saved = _text(row.get("media_path")) if copy_allowed(url, row.get("backend")) else None
+    data_url, problem = _local_data_url(saved, VIDEO, "video", link)
     if data_url is None and problem is None and not (embed or unreachable):
         # A standalone report of a public video: embed a cached copy, but never download.
-        data_url, problem = _local_data_url(_cached(url), VIDEO, "video", link)
+        data_url, problem = _local_data_url(cached_copy(url), VIDEO, "video", link)
         if data_url is None and problem is None:
             media = _remote(url, link)
             return dataclasses.replace(media, poster=_resolve_poster(thumb, False, False))
@@ -257,7 +244,7 @@ def _embedded_poster(thumb: str | None, embed: bool | None, standalone: bool) ->
         return None
     if not standalone:
         return _resolve_poster(thumb, True, embed)
-    data_url, _ = _local_data_url(_cached(thumb), IMAGE, "poster", None)
+    data_url, _ = _local_data_url(cached_copy(thumb), IMAGE, "poster", None)
     if data_url is None and (embed or needs_embedding(thumb)):
         data_url, _ = _embed(thumb, IMAGE, "poster")
     # A remote poster would make the "offline" file reach for the network: drop it instead.
@@ -678,8 +665,9 @@ def export_html(
         of row dicts. Rows use :data:`luma_nb.session_log.COLUMNS`; missing or extra keys are
         fine.
     path : str or PathLike
-        The file to write (its folder is created). An existing folder gets
-        ``<session>.html`` (or ``luma_nb-report.html``) inside it. An existing file is
+        The file to write (its folder is created). An existing folder gets a file named after
+        the session (a slug of its id, see :func:`luma_nb._media_policy.report_file_name`;
+        ``luma_nb-report.html`` for several) inside it. An existing file is
         replaced atomically.
     title : str, optional
         The page title; default ``"luma_nb session <id>"`` for one session, else
@@ -708,10 +696,10 @@ def export_html(
     markup = report_html(rows_or_log, title=title, embed=embed, summary_html=summary_html)
     target = Path(path).expanduser()
     if target.is_dir():
+        # The name comes from the log, which anyone may have edited: a slug, never a path.
         rows, session = _records(rows_or_log)
         sessions = _distinct(rows, "session") or ([session] if session else [])
-        name = sessions[0] if len(sessions) == 1 else "luma_nb-report"
-        target = target / f"{name}.html"
+        target = target / report_file_name(sessions[0] if len(sessions) == 1 else None)
     target = target.absolute()
     target.parent.mkdir(parents=True, exist_ok=True)
     # Write a sibling temp file and rename it: a reader (or a crash) never sees half a report.

@@ -16,30 +16,33 @@ Example
 
 Writers never tear or interleave lines: each event is one ``os.write`` on a descriptor opened
 with ``O_APPEND``, under an exclusive ``flock``, so two notebooks (or many processes) can share
-one file. Readers take a shared lock and skip, with a :class:`SessionLogWarning`, a line a
-crash cut short.
+one file. ``begin`` re-reads the file and appends under one lock, so an iteration id is
+claimed once across processes (:class:`IterationExistsError` for the others). Readers take a
+shared lock and skip, with a :class:`SessionLogWarning`, a line a crash cut short; a value of
+the wrong type (a hand edit) reads as missing, with the same warning.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from luma_nb._session_errors import (
+    IterationExistsError,
+    SessionLogWarning,
+    SessionLogWriteError,
+)
 from luma_nb._session_fold import (
     COLUMNS,
     SCHEMA_VERSION,
     TERMINAL_STATES,
-    Fold,
-    append_line,
+    check_iteration_id,
     check_label,
     check_tags,
-    encode_event,
     error_payload,
     frame,
     import_pandas,
@@ -47,8 +50,9 @@ from luma_nb._session_fold import (
     read_events,
     request_payload,
     session_files,
-    task_payload,
 )
+from luma_nb._session_resume import ResumeResult, record_resumed, resume_hook, resume_plan
+from luma_nb._session_store import LogStore
 from luma_nb._version import __version__
 from luma_nb.errors import ValidationError
 from luma_nb.models import Task, VideoRequest
@@ -60,18 +64,22 @@ if TYPE_CHECKING:
     from luma_nb.client import AsyncClient, Client
     from luma_nb.models import Video
 
-__all__ = ["COLUMNS", "SCHEMA_VERSION", "SessionLog", "SessionLogWarning", "load_sessions"]
+__all__ = [
+    "COLUMNS",
+    "SCHEMA_VERSION",
+    "IterationExistsError",
+    "ResumeResult",
+    "SessionLog",
+    "SessionLogWarning",
+    "SessionLogWriteError",
+    "load_sessions",
+]
 
 #: Where sessions go when no path or folder is given (relative to the working directory).
 DEFAULT_FOLDER = "luma_sessions"
-_MAX_ID_CHARS = 64
 
 
-class SessionLogWarning(UserWarning):
-    """A session-log line could not be read (a crash mid-write, a hand edit) and was skipped."""
-
-
-class SessionLog:
+class SessionLog(LogStore):
     """An append-only JSONL log of prompt iterations, folded into one row per iteration.
 
     Parameters
@@ -92,6 +100,9 @@ class SessionLog:
     Nothing is created until the first event is written. A write error (disk full, no
     permission) is raised, not swallowed: the ``submitting`` event is written before the
     paid POST, so a log that cannot be written stops the submission before it costs anything.
+    What happened on the server (``submitted``, ``update``, ``submit_failed``) is never lost
+    to a failed write: the event is kept in memory and written, in order, before anything
+    else by the next write that succeeds (or :meth:`flush`).
     The log holds only what the models hold — never the API token.
     """
 
@@ -117,15 +128,7 @@ class SessionLog:
         # Absolute now: a notebook's %cd must not move the log half-way through a session.
         self.path = Path(path).expanduser().absolute()
         self.session_id = self.path.stem
-        self.fsync = fsync
-        self._mutex = threading.RLock()
-        self._fold = Fold()
-        self._identity: tuple[int, int] | None = None
-        self._offset = 0  # bytes of the file folded so far, always at a line boundary
-        self._next_line = 1
-        self._warned: set[int] = set()
-        self._begun: set[str] = set()
-        self._last_task: dict[str, dict[str, Any]] = {}
+        super().__init__(fsync=fsync)
 
     @classmethod
     def latest(cls, folder: str | Path | None = None, **options: Any) -> SessionLog:
@@ -174,6 +177,14 @@ class SessionLog:
         -------
         str
             The iteration id, for the later calls.
+
+        Raises
+        ------
+        IterationExistsError
+            ``iteration`` is already in the file. The file is re-read and the event appended
+            under one exclusive lock, so of two processes that begin the same id at the same
+            instant exactly one succeeds; the other has written nothing (and must submit
+            nothing).
         """
         if not isinstance(request, VideoRequest):
             raise ValidationError(
@@ -183,22 +194,37 @@ class SessionLog:
         for name, value in (("parent", parent), ("experiment", experiment), ("arm", arm)):
             check_label(value, name)
         clean_tags = check_tags(tags)
+        if iteration is not None:
+            check_iteration_id(iteration)
+        # A field absent from the event was not sent; the fold shows it as None.
+        payload = request_payload(request)
+        payload["backend"] = backend
+        labels = (("parent", parent), ("experiment", experiment), ("arm", arm))
+        payload.update((key, value) for key, value in labels if value is not None)
+        if clean_tags:
+            payload["tags"] = clean_tags
+        payload["toolkit_version"] = __version__
         with self._mutex:
-            iteration = self._new_iteration(iteration)
-            # A field absent from the event was not sent; the fold shows it as None.
-            payload = request_payload(request)
-            payload["backend"] = backend
-            labels = (("parent", parent), ("experiment", experiment), ("arm", arm))
-            payload.update((key, value) for key, value in labels if value is not None)
-            if clean_tags:
-                payload["tags"] = clean_tags
-            payload["toolkit_version"] = __version__
-            self._write("submitting", iteration, payload)
-            self._begun.add(iteration)
-        return iteration
+            if iteration is not None:
+                self._claim(iteration, payload)
+                return iteration
+            while True:
+                candidate = "it-" + secrets.token_hex(4)
+                if candidate in self._begun:
+                    continue
+                try:
+                    self._claim(candidate, payload)
+                except IterationExistsError:
+                    continue  # one chance in four billion: draw again
+                return candidate
 
     def submitted(self, iteration: str, task: Task) -> None:
-        """Record the task a submit returned (its id and trace id), before anyone waits."""
+        """Record the task a submit returned (its id and trace id), before anyone waits.
+
+        When the write fails (``OSError``), the event is kept in memory and written by the
+        next successful write; the notebook helpers turn the failure into a
+        :class:`SessionLogWriteError` that carries the task id.
+        """
         self._record_task("submitted", iteration, task)
 
     def update(self, iteration: str, task: Task) -> None:
@@ -213,14 +239,18 @@ class SessionLog:
         """Record a submit that raised before any task existed.
 
         The row gets ``error_type`` (the exception class), ``error_code``, ``error_message``
-        and ``trace_id`` when the error has them, and the state ``failed`` — or
-        ``outcome_unknown`` for :class:`~luma_nb.errors.SubmitOutcomeUnknownError` and for
-        anything that is not a luma_nb error (an interrupt in the middle of the POST): such a
-        submit may have been billed, so check the task list before resubmitting.
+        and ``trace_id`` when the error has them, and the state ``failed`` only when the error
+        proves that no task was made (:func:`~luma_nb.errors.proves_nothing_billed`: a check
+        before any request, a network failure before anything was sent, a definite refusal
+        such as moderation or an exhausted balance). Anything else — an outcome-unknown
+        submit, a server-side failure code (``timeout``, ``api_error``, ``busy``) whatever the
+        HTTP status, an interrupt in the middle of the POST, an unknown error — gives
+        ``outcome_unknown``: it may have been billed, so check the task list before
+        resubmitting.
         """
         if not isinstance(error, BaseException):
             raise ValidationError("submit_failed needs the exception raised", field="error")
-        self._write_for(iteration, "submit_failed", error_payload(error))
+        self._write_for(iteration, "submit_failed", error_payload(error), keep=True)
 
     def media(self, iteration: str, path: str | Path) -> None:
         """Record where the video was saved locally (stored as an absolute path)."""
@@ -263,19 +293,28 @@ class SessionLog:
         return events
 
     def to_records(self) -> list[dict[str, Any]]:
-        """One dict per iteration, keys exactly :data:`COLUMNS`, in submission order."""
+        """One dict per iteration, keys exactly :data:`COLUMNS`, in submission order.
+
+        Every value has its column's documented type or is ``None``: a value of another
+        type (a hand edit) reads as missing, with a :class:`SessionLogWarning`.
+        """
         with self._mutex, paused_gc():
-            return self._refresh().records()
+            fold = self._refresh()
+            records = fold.records()
+            self._warn_dropped(fold)
+        return records
 
     def to_dataframe(self) -> pandas.DataFrame:
         """The rows as a pandas DataFrame (needs the ``pandas`` extra)."""
         with self._mutex, paused_gc():
-            return frame(self._refresh().values())
+            return frame(self._values())
 
     def row(self, iteration: str) -> dict[str, Any]:
         """One iteration's row (ValidationError when the session has no such iteration)."""
         with self._mutex:
-            record = self._refresh().record(iteration)
+            fold = self._refresh()
+            record = fold.record(iteration)
+            self._warn_dropped(fold)
         if record is None:
             raise ValidationError(self._unknown(iteration), field="iteration")
         return record
@@ -319,6 +358,7 @@ class SessionLog:
                 seen.add(current)
                 chain.append(row)
                 current = row["parent"]
+            self._warn_dropped(fold)
         chain.reverse()
         return chain
 
@@ -385,22 +425,29 @@ class SessionLog:
         *,
         max_wait: float | None = None,
         on_update: Callable[[Task], object] | None = None,
-    ) -> list[Task]:
+    ) -> ResumeResult:
         """Wait for the pending tasks (see :meth:`pending`), logging every change.
 
         For the blocking :class:`~luma_nb.Client`; with an ``AsyncClient`` use
-        ``await log.aresume(client)``. Returns the final tasks in row order. A
+        ``await log.aresume(client)``. Events a failed write kept in memory are written first
+        (:meth:`flush`; its ``OSError`` is raised while the disk is still full), so a task
+        whose ``submitted`` event could not be written is found.
+
+        Returns the final tasks in row order: a list, whose ``skipped`` attribute lists the
+        pending rows left alone because their task id cannot be polled (a hand edit: not
+        text, blank, huge, control characters), each also named in a
+        :class:`SessionLogWarning`. The other rows are resumed regardless. A
         :class:`~luma_nb.errors.WaitTimeoutError` at ``max_wait`` propagates; the changes seen
         until then are already in the log, and ``resume`` can be called again later.
         """
-        by_task = self._pending_tasks()
+        by_task, skipped = resume_plan(self)
         if not by_task:
-            return []
-        hook = self._resume_hook(by_task, on_update)
+            return ResumeResult([], skipped)
+        hook = resume_hook(self, by_task, on_update)
         tasks = client.wait_many(list(by_task), max_wait=max_wait, on_update=hook)
         for task in tasks:
-            self._resumed(by_task, task)
-        return tasks
+            record_resumed(self, by_task, task)
+        return ResumeResult(tasks, skipped)
 
     async def aresume(
         self,
@@ -408,142 +455,16 @@ class SessionLog:
         *,
         max_wait: float | None = None,
         on_update: Callable[[Task], object] | None = None,
-    ) -> list[Task]:
+    ) -> ResumeResult:
         """:meth:`resume` for an :class:`~luma_nb.AsyncClient` (``await log.aresume(client)``)."""
-        by_task = self._pending_tasks()
+        by_task, skipped = resume_plan(self)
         if not by_task:
-            return []
-        hook = self._resume_hook(by_task, on_update)
+            return ResumeResult([], skipped)
+        hook = resume_hook(self, by_task, on_update)
         tasks = await client.wait_many(list(by_task), max_wait=max_wait, on_update=hook)
         for task in tasks:
-            self._resumed(by_task, task)
-        return tasks
-
-    def _pending_tasks(self) -> dict[str, str]:
-        return {row["task_id"]: row["iteration"] for row in self.pending()}
-
-    def _resume_hook(
-        self, by_task: dict[str, str], on_update: Callable[[Task], object] | None
-    ) -> Callable[[Task], None]:
-        def hook(task: Task) -> None:
-            self._resumed(by_task, task)
-            if on_update is not None:
-                on_update(task)
-
-        return hook
-
-    def _resumed(self, by_task: dict[str, str], task: Task) -> None:
-        iteration = by_task.get(task.id)
-        if iteration is not None:
-            self.update(iteration, task)
-
-    # ------------------------------------------------------------------ internals
-
-    def _new_iteration(self, wanted: str | None) -> str:
-        fold = self._refresh()
-        if wanted is not None:
-            check_label(wanted, "iteration")
-            if any(c.isspace() for c in wanted) or len(wanted) > _MAX_ID_CHARS:
-                raise ValidationError(
-                    f"an iteration id is up to {_MAX_ID_CHARS} characters without spaces",
-                    field="iteration",
-                )
-            if wanted in fold or wanted in self._begun:
-                raise ValidationError(
-                    f"iteration {wanted!r} already exists in this session", field="iteration"
-                )
-            return wanted
-        while True:
-            candidate = "it-" + secrets.token_hex(4)
-            if candidate not in fold and candidate not in self._begun:
-                return candidate
-
-    def _record_task(self, kind: str, iteration: str, task: Task) -> None:
-        if not isinstance(task, Task):
-            raise ValidationError(f"{kind} needs a Task, not {type(task).__name__}", field="task")
-        full = task_payload(task)
-        with self._mutex:
-            payload = full
-            last = self._last_task.get(iteration)
-            if kind == "update" and last is not None:
-                # Only what changed (the fold keeps the rest): small lines fold fast.
-                changed = {key: value for key, value in full.items() if last.get(key) != value}
-                if not changed:
-                    return  # nothing new: polling must not bloat the log
-                payload = {"state": full["state"], **changed}
-            self._write_for(iteration, kind, payload)
-            self._last_task[iteration] = full
-
-    def _write_for(self, iteration: str, kind: str, payload: dict[str, Any]) -> None:
-        with self._mutex:
-            self._require(iteration)
-            self._write(kind, iteration, payload)
-
-    def _require(self, iteration: object) -> None:
-        if not isinstance(iteration, str):
-            raise ValidationError(
-                f"an iteration id is a string, not {type(iteration).__name__}", field="iteration"
-            )
-        # Another process may have begun it, so a miss re-reads the file before refusing.
-        if iteration not in self._begun and iteration not in self._refresh():
-            raise ValidationError(self._unknown(iteration), field="iteration")
-
-    def _unknown(self, iteration: object) -> str:
-        return f"no iteration {iteration!r} in the session log {self.path}"
-
-    def _write(self, kind: str, iteration: str, payload: dict[str, Any]) -> None:
-        event: dict[str, Any] = {
-            "v": SCHEMA_VERSION,
-            "event": kind,
-            "t": round(self._clock(), 3),  # milliseconds are plenty, and shorter lines
-            "session": self.session_id,
-            "iteration": iteration,
-        }
-        event.update(payload)
-        append_line(self.path, encode_event(event), fsync=self.fsync)
-
-    def _refresh(self) -> Fold:
-        """Fold whatever was appended since the last look (the whole file the first time)."""
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return self._fold
-        identity = (stat.st_dev, stat.st_ino)
-        if identity != self._identity or stat.st_size < self._offset:
-            # A replaced or truncated file: start over rather than fold a stranger's offsets.
-            self._fold, self._offset, self._next_line = Fold(), 0, 1
-            self._identity = identity
-            self._warned.clear()
-        if stat.st_size == self._offset:
-            return self._fold
-        try:
-            with paused_gc():
-                # Folded block by block as it is parsed: half the memory of a list of events.
-                _, consumed, lines, bad = read_events(
-                    self.path, self._offset, self._next_line, self._fold.add_all
-                )
-        except BaseException:
-            # Part of the data may be folded already: start afresh next time, never twice.
-            self._fold, self._offset, self._next_line, self._identity = Fold(), 0, 1, None
-            raise
-        self._offset += consumed
-        self._next_line += lines
-        self._warn(bad)
-        return self._fold
-
-    def _warn(self, bad: list[int]) -> None:
-        fresh = [n for n in bad if n not in self._warned]
-        if not fresh:
-            return
-        self._warned.update(fresh)
-        shown = ", ".join(map(str, fresh[:10])) + (", ..." if len(fresh) > 10 else "")
-        warnings.warn(
-            f"luma_nb: skipped {len(fresh)} unreadable line(s) of the session log {self.path} "
-            f"(line {shown}); the rest loads. A crash in the middle of a write leaves a "
-            "truncated last line.",
-            SessionLogWarning,
-            stacklevel=4,
-        )
+            record_resumed(self, by_task, task)
+        return ResumeResult(tasks, skipped)
 
 
 # ----------------------------------------------------------------------------- many sessions
@@ -568,7 +489,7 @@ def load_sessions(folder_or_glob: str | Path) -> pandas.DataFrame:
     values: list[tuple[Any, ...]] = []
     with paused_gc():
         for file in session_files(folder_or_glob):
-            values.extend(SessionLog(file)._refresh().values())
+            values.extend(SessionLog(file)._values())
         return frame(values)
 
 

@@ -55,6 +55,9 @@ class Rig:
     def __post_init__(self) -> None:
         self.sim_options.setdefault("seed", 7)
         self.sim_options.setdefault("image_fetcher", lambda url: png_bytes())
+        # Keyframes come from the fetcher above, never the network: the tests' example.com
+        # URLs may pass the simulator's loopback-only address check.
+        self.sim_options.setdefault("allow_remote_fetch", True)
         self.sim = Simulator(clock=self.clock, **self.sim_options)
         self.log = luma_nb.SessionLog(self.tmp / "session.jsonl")
 
@@ -72,10 +75,10 @@ class Rig:
     def client(self, token: str = "test-token", **options: Any) -> luma_nb.AsyncClient:
         options.setdefault("backend", "simulator")
         options.setdefault("cache_dir", self.tmp / "cache")
+        options.setdefault("transport", self.sim.transport())  # or one that wraps it
         return luma_nb.AsyncClient(
             token,
             base_url=self.sim.base_url,
-            transport=self.sim.transport(),
             sleep=self.sleep,
             clock=self.clock.now,
             **options,

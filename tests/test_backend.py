@@ -353,3 +353,30 @@ def test_blank_token_argument_counts_as_none(tmp_path: Path) -> None:
     client = connect("   ", banner=False, cache_dir=tmp_path)
     close(client)
     assert client.backend == "simulator"
+
+
+def test_the_connected_simulator_is_trusted_for_media_while_its_client_lives(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import gc
+
+    from luma_nb._media_policy import fetch_refusal, is_simulator_url
+
+    sim = Simulator(seed=4, clock=VirtualClock())
+    sim.base_url, sim.media_base_url = "http://127.0.0.1:45601", "http://localhost:45601"
+    served = connect(simulator=sim, banner=False, cache_dir=tmp_path)  # in-process, served
+    monkeypatch.setenv("ACEDATACLOUD_API_BASE_URL", "http://127.0.0.1:45602")
+    loopback = connect(backend="simulator", banner=False, cache_dir=tmp_path)  # by base URL
+    try:
+        for url in ("http://localhost:45601/media/a.mp4", "http://localhost:45602/media/a.mp4"):
+            assert is_simulator_url(url) and fetch_refusal(url) is None
+        assert fetch_refusal("http://localhost:45603/media/a.mp4") is not None  # not ours
+        assert fetch_refusal("https://localhost:45601/media/a.mp4") is not None  # other scheme
+    finally:
+        close(served)
+        close(loopback)
+        sim.close()
+    del served, loopback
+    gc.collect()
+    assert not is_simulator_url("http://localhost:45601/media/a.mp4")
+    assert not is_simulator_url("http://localhost:45602/media/a.mp4")

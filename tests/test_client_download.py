@@ -266,3 +266,23 @@ def test_download_of_a_failed_task_is_refused(client, api) -> None:
     with pytest.raises(ValidationError, match="no video"):
         client.download(task)
     assert api.requests == []
+
+
+def test_a_clients_cache_is_where_embedded_files_may_come_from(client, api) -> None:
+    from luma_nb._media_cache import active_roots
+    from luma_nb._media_policy import read_media
+
+    api.script(CDN_PATH, mp4())
+    path = client.download(video())
+    assert client.cache.root in active_roots()
+    assert read_media(path, "video/", 1 << 20).data_url is not None
+
+
+@pytest.mark.parametrize(
+    "name", ["../../../etc/passwd", "/etc/passwd", "..", "x/../../y.mp4", "a" * 64 + ".mp4/.."]
+)
+def test_an_edited_index_points_nowhere(client, api, name) -> None:
+    api.script(CDN_PATH, mp4())
+    client.download(video())
+    client.cache._index_path(CDN_URL).write_text(name, encoding="utf-8")
+    assert client.cache.lookup(CDN_URL) is None

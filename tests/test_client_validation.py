@@ -28,6 +28,17 @@ BAD_URLS = [
     pytest.param("", id="empty"),
     pytest.param(123, id="int"),
     pytest.param(b"https://example.com/a.png", id="bytes"),
+    pytest.param("http://[::1/a.png", id="ipv6-unclosed"),
+    pytest.param("http://[zz]/a.png", id="ipv6-not-an-address"),
+    pytest.param("http://999.1.1.1/a.png", id="ipv4-out-of-range"),
+    pytest.param("http://\u2603.com/a.png", id="idna-invalid"),
+    pytest.param("https://example.com:99999/a.png", id="port-too-big"),
+    pytest.param("https://example.com:abc/a.png", id="port-not-numeric"),
+    pytest.param("https://example.com:0/a.png", id="port-zero"),
+    pytest.param("https://user:secret@example.com/a.png", id="credentials"),
+    pytest.param("https://example.com/a\x00.png", id="control-char"),
+    pytest.param("https://exa\u200bmple.com/a.png", id="zero-width"),
+    pytest.param("https://example.com/\ud800.png", id="lone-surrogate"),
 ]
 
 

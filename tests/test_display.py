@@ -133,9 +133,12 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
 
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
-    video = tmp_path / "clip.mp4"
+    # Inside the media cache: only files there are ever embedded (see _media_policy).
+    folder = tmp_path / "cache" / "blobs"
+    folder.mkdir(parents=True)
+    video = folder / "clip.mp4"
     video.write_bytes(MP4)
-    poster = tmp_path / "poster.jpg"
+    poster = folder / "poster.jpg"
     poster.write_bytes(JPEG)
     return {"video": video, "poster": poster}
 
@@ -465,9 +468,19 @@ def test_async_fetcher_is_refused_without_a_warning(recwarn: pytest.WarningsReco
 
 
 def test_fetcher_returning_a_missing_file_degrades(tmp_path: Path) -> None:
-    set_media_fetcher(lambda url: tmp_path / "gone.mp4")
+    (tmp_path / "cache").mkdir()
+    set_media_fetcher(lambda url: tmp_path / "cache" / "gone.mp4")
     html = video_html(make_video(video_url=SIM))
     assert "FileNotFoundError" in html
+
+
+def test_fetcher_returning_a_file_outside_the_cache_embeds_nothing(tmp_path: Path) -> None:
+    outside = tmp_path / "clip.mp4"
+    outside.write_bytes(MP4)
+    set_media_fetcher(lambda url: outside)
+    html = video_html(make_video(video_url=SIM))
+    assert "data:" not in html
+    assert "not in luma_nb&#x27;s media cache" in html
 
 
 def test_rendering_never_raises() -> None:
@@ -755,20 +768,28 @@ def test_grid_embeds_each_card(fetched: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("head", "suffix", "family", "expected"),
+    ("head", "family", "expected"),
     [
-        (MP4[:16], "", "video/", "video/mp4"),
-        (b"\x1a\x45\xdf\xa3" + bytes(12), "", "video/", "video/webm"),
-        (JPEG[:16], "", "image/", "image/jpeg"),
-        (b"\x89PNG\r\n\x1a\n" + bytes(8), ".jpg", "image/", "image/png"),
-        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "", "image/", "image/webp"),
-        (bytes(16), ".webm", "video/", "video/webm"),
-        (bytes(16), "", "video/", "video/mp4"),
-        (JPEG[:16], ".jpg", "video/", None),
+        (MP4[:16], "video/", "video/mp4"),
+        (b"\x00\x00\x00\x14ftypqt  " + bytes(4), "video/", "video/quicktime"),
+        (b"\x1a\x45\xdf\xa3" + bytes(12), "video/", "video/webm"),
+        (JPEG[:16], "image/", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(8), "image/", "image/png"),
+        (b"GIF89a" + bytes(10), "image/", "image/gif"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/", "image/webp"),
+        # Only the content counts: no guess from a name, no default for unknown bytes.
+        (bytes(16), "video/", None),
+        (b"ssh-rsa AAAAB3Nz", "video/", None),
+        (b"root:x:0:0:root:", "image/", None),
+        (b"\x00\x00\x00\x00ftypmp42" + bytes(4), "video/", None),  # no plausible ftyp box
+        (b"\xff\xff\xff\xffftypmp42" + bytes(4), "video/", None),
+        (b"GIF8" + bytes(12), "image/", None),
+        (JPEG[:16], "video/", None),
+        (MP4[:16], "image/", None),
     ],
 )
-def test_sniff_media_type(head: bytes, suffix: str, family: str, expected: str | None) -> None:
-    assert sniff_media_type(head, suffix, family) == expected
+def test_sniff_media_type(head: bytes, family: str, expected: str | None) -> None:
+    assert sniff_media_type(head, family) == expected
 
 
 def test_a_poster_that_is_not_an_image_is_dropped(files: dict[str, Path]) -> None:

@@ -241,13 +241,20 @@ def test_rate_limit_mapping_reads_retry_after() -> None:
 
 
 def test_secret_is_scrubbed_from_messages() -> None:
-    body = json.dumps({"error": {"code": "bad_request", "message": "got sk-abc, bad"}}).encode()
-    err = _wire.error_from_answer(400, body, {}, secret="sk-abc")
+    body = json.dumps(
+        {"error": {"code": "bad_request", "message": "got sk-abcdef12, bad"}}
+    ).encode()
+    err = _wire.error_from_answer(400, body, {}, secret="sk-abcdef12")
     assert err.message == "got ********, bad"
-    page = b"<p>Authorization: Bearer sk-abc</p>"
-    assert "sk-abc" not in str(_wire.error_from_answer(502, page, {}, secret="sk-abc"))
+    page = b"<p>Authorization: Bearer sk-abcdef12</p>"
+    assert "sk-abcdef12" not in str(_wire.error_from_answer(502, page, {}, secret="sk-abcdef12"))
 
 
 def test_public_names_are_the_same_objects() -> None:
     for name in errors.__all__:
         assert getattr(luma_nb, name) is getattr(errors, name)
+
+
+def test_a_secret_too_short_to_be_a_credential_does_not_mangle_answers() -> None:
+    body = json.dumps({"task_id": "t-1", "trace_id": "tr"}).encode()
+    assert _wire.decode_object(200, body, secret="t") == {"task_id": "t-1", "trace_id": "tr"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from _experimenttools import make_client
 import luma_nb
 from luma_nb.experiment import Experiment, compare_enhancement
 from luma_nb.experiment._plan import new_plan
-from luma_nb.experiment._review import UNBLINDED_TAG
+from luma_nb.experiment._review import UNBLINDED_TAG, BlindReview
 from luma_nb.simulator import Simulator, VirtualClock
 
 pytest.importorskip("ipywidgets")
@@ -167,3 +168,59 @@ def test_the_study_exports_a_standalone_report(study: Experiment, tmp_path: Path
     assert "crisp &lt;b&gt;edges&lt;/b&gt;" in page  # the reviewer's note, escaped
     assert study.id in page
     assert "sign test" in page.lower()  # the summary block is included
+
+
+# ----------------------------------------------------------------------------- double clicks
+
+
+class Tick:
+    """A clock for the click window that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _events(path: Path, kind: str) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return sum(json.loads(line).get("event") == kind for line in lines)
+
+
+def test_a_double_click_on_save_writes_one_rating_event(study: Experiment) -> None:
+    tick = Tick()
+    review = BlindReview(study, click_window=2.0, clock=tick)
+    path = study.log.path
+    card = review.card(1, "A")
+    card.rating.value = 3
+    card.save_button.click()
+    card.save_button.click()  # back to back
+    assert _events(path, "rate") == 1
+    assert "ignored" in card.status.value and "not saved twice" in card.status.value
+    assert not card.save_button.disabled and card.save_button.description == "Save"
+    tick.now += 0.03
+    card.save_button.click()
+    assert _events(path, "rate") == 1
+    card.note.value = "jerky pan"  # a changed note is a new rating, saved at once
+    card.save_button.click()
+    assert _events(path, "rate") == 2 and "saved: 3/5" in card.status.value
+    tick.now += 2.0
+    card.save_button.click()  # the same again after the window: deliberate
+    assert _events(path, "rate") == 3
+
+
+def test_a_double_click_on_reveal_reveals_once(study: Experiment) -> None:
+    review = BlindReview(study, clock=Tick())
+    path = study.log.path
+    before = path.read_text(encoding="utf-8")
+    review.reveal_button.click()
+    review.reveal_button.click()
+    assert review.revealed and review.reveal_button.disabled
+    assert "second click of Reveal was ignored" in review.message.value
+    assert path.read_text(encoding="utf-8") == before  # Reveal writes no event
+    card = review.card(1, "B")
+    card.rating.value = 2
+    card.save_button.click()
+    card.save_button.click()
+    assert _events(path, "rate") == 1 and _events(path, "tag") == 1  # one unblinded rating

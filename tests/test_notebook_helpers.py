@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from _simtools import virtual_client
 
@@ -191,3 +194,159 @@ def test_bad_max_wait_is_rejected_before_the_paid_submit(
         luma_nb.generate("fine prompt", max_wait=-5)
     assert sim.stats.requests == 0
     assert kernel.to_records() == []
+
+
+# ----------------------------------------------------------------------------- on_update
+
+
+def test_generate_calls_on_update_after_logging_each_change(
+    kernel: luma_nb.SessionLog, capsys: pytest.CaptureFixture[str]
+) -> None:
+    heard: list[tuple[str, object]] = []
+
+    def on_update(task: luma_nb.Task) -> None:
+        logged = luma_nb.SessionLog(kernel.path).to_records()[0]  # a fresh reader: on disk
+        heard.append((task.state.value, logged["state"]))
+
+    video = luma_nb.generate("a moth at a window", on_update=on_update)
+    states = [state for state, _ in heard]
+    assert states[0] == "queued" and states[-1] == "completed"
+    assert all(a != b for a, b in itertools.pairwise(states)), states  # changes only
+    assert all(state == logged for state, logged in heard)  # the log had it first
+    assert "[luma_nb]" in capsys.readouterr().err  # the helper's own status line still runs
+    assert kernel.to_records()[0]["task_id"] == video.task_id
+
+
+def test_an_error_in_on_update_propagates_and_the_task_stays_resumable(
+    kernel: luma_nb.SessionLog, sim: Simulator, tmp_path: Path
+) -> None:
+    def on_update(task: luma_nb.Task) -> None:
+        if task.state.value != "queued":
+            raise RuntimeError("my callback broke")
+
+    with pytest.raises(RuntimeError, match="my callback broke"):
+        luma_nb.generate("a fragile callback", on_update=on_update)
+    [pending] = kernel.pending()
+    [done] = kernel.resume(_client(sim, tmp_path))
+    assert done.id == pending["task_id"] and done.succeeded
+
+
+def test_extend_takes_on_update_and_max_wait(kernel: luma_nb.SessionLog) -> None:
+    luma_nb.generate("a paper plane")
+    heard: list[luma_nb.Task] = []
+    video = luma_nb.extend(prompt="it lands", on_update=heard.append, max_wait=3600)
+    assert heard[-1].succeeded and heard[-1].id == video.task_id
+
+
+# ----------------------------------------------------------------------------- keywords
+
+
+class Refusing:
+    """A transport that records each request and refuses it (400): one paid POST, no task."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, object]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.append(json.loads(request.content))
+        return httpx.Response(400, json={"error": {"code": "bad_request", "message": "no"}})
+
+
+@pytest.fixture
+def refusing(tmp_path: Path) -> Iterator[Refusing]:
+    api = Refusing()
+    client = luma_nb.Client(
+        "sk-kw", base_url="https://api.example.test", transport=httpx.MockTransport(api)
+    )
+    luma_nb.use(client, luma_nb.SessionLog(tmp_path / "kw.jsonl"))
+    yield api
+    luma_nb.reset()
+    client.close()
+
+
+URL = "https://example.com/frame.png"
+HELPERS: dict[str, Callable[..., object]] = {
+    "generate": lambda **kw: luma_nb.generate("a kite", **kw),
+    "extend": lambda **kw: luma_nb.extend("vid-1", **kw),
+    "submit": lambda **kw: luma_nb.submit("a kite", **kw),
+}
+# Every keyword a Client method takes, on every helper: sent (and in the body), or refused.
+KEYWORDS: list[tuple[str, str, object, bool]] = [
+    *[
+        (helper, name, value, True)
+        for helper in HELPERS
+        for name, value in [
+            ("aspect_ratio", "9:16"),
+            ("loop", True),
+            ("enhancement", False),
+            ("start_image_url", URL),
+            ("end_image_url", URL),
+            ("callback_url", "https://example.com/hook"),
+            ("timeout", 120),
+            ("sync", False),
+        ]
+    ],
+    ("generate", "max_wait", 60, True),
+    ("generate", "on_update", print, True),
+    ("extend", "max_wait", 60, True),
+    ("extend", "on_update", print, True),
+    ("extend", "video_url", "https://cdn.example.com/v.mp4", True),
+    ("submit", "action", "extend", True),
+    ("submit", "video_id", "vid-1", True),
+    ("submit", "video_url", "https://cdn.example.com/v.mp4", True),
+    ("generate", "sync", True, False),
+    ("extend", "sync", True, False),
+    ("submit", "sync", True, False),
+    ("generate", "action", "extend", False),
+    ("generate", "video_id", "vid-1", False),
+    ("generate", "video_url", "https://cdn.example.com/v.mp4", False),
+    ("extend", "action", "generate", False),
+    ("extend", "video_id", "vid-2", False),  # the video is already named
+    ("submit", "max_wait", 60, False),
+    ("submit", "on_update", print, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("helper", "name", "value", "taken"),
+    KEYWORDS,
+    ids=[f"{h}-{n}-{'taken' if t else 'refused'}" for h, n, _, t in KEYWORDS],
+)
+def test_every_client_keyword_is_taken_or_refused_with_a_reason(
+    refusing: Refusing, helper: str, name: str, value: object, taken: bool
+) -> None:
+    if not taken:
+        with pytest.raises(luma_nb.ValidationError) as caught:
+            HELPERS[helper](**{name: value})
+        assert caught.value.field == name
+        assert "did you mean" not in str(caught.value)
+        assert refusing.bodies == []
+        return
+    extra = {"video_id": "vid-1"} if name == "action" else {}
+    with pytest.raises(luma_nb.BadRequestError):  # it reached the API, which said no
+        HELPERS[helper](**{name: value}, **extra)
+    [body] = refusing.bodies
+    if name in body:
+        assert body[name] == value
+    else:
+        assert name in ("max_wait", "on_update", "sync")  # not request fields
+
+
+def test_extend_by_video_id_alone_needs_no_finished_video_in_the_session(
+    kernel: luma_nb.SessionLog, sim: Simulator, tmp_path: Path
+) -> None:
+    first = luma_nb.generate("a heron")
+    luma_nb.use(session=luma_nb.SessionLog(tmp_path / "fresh.jsonl"))
+    second = luma_nb.extend(video_id=first.video_id, prompt="it takes off")
+    [row] = luma_nb.session().to_records()
+    assert row["video_id_sent"] == first.video_id and row["parent"] is None
+    assert second.video_url
+
+
+def test_submit_takes_a_ready_request_but_not_with_keywords(kernel: luma_nb.SessionLog) -> None:
+    request = luma_nb.VideoRequest(prompt="a tide pool", loop=True)
+    task = luma_nb.submit(request, tags=["ready"])
+    assert kernel.to_records()[0]["task_id"] == task.id
+    with pytest.raises(luma_nb.ValidationError, match="ready VideoRequest") as caught:
+        luma_nb.submit(request, loop=False)
+    assert caught.value.field == "loop"

@@ -19,15 +19,16 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import luma_nb
 from luma_nb import _wire
 from luma_nb._session_fold import COLUMNS, Fold, frame, parse_lines
+from luma_nb._values import MAX_PIXELS, read_float, read_size, read_text
 from luma_nb.config import PollPolicy
 from luma_nb.errors import APIError, LumaError
-from luma_nb.models import Task, TaskState, Video
+from luma_nb.models import Task, TaskState, Video, check_http_url, parse_error
 
 FUZZ = settings(
     max_examples=100,
@@ -39,32 +40,10 @@ CLIENT_FUZZ = settings(FUZZ, max_examples=40)
 # Keys the parsers look at (so their branches run), and a few of anything else.
 API_KEYS = st.sampled_from(
     [
-        "id",
-        "_id",
-        "task_id",
-        "trace_id",
-        "state",
-        "success",
-        "error",
-        "code",
-        "message",
-        "detail",
-        "response",
-        "request",
-        "video_url",
-        "video_id",
-        "video_width",
-        "video_height",
-        "thumbnail_url",
-        "prompt",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "elapsed",
-        "data",
-        "items",
-        "count",
-        "api_id",
+        *("id", "_id", "task_id", "trace_id", "state", "success", "error", "code", "message"),
+        *("detail", "response", "request", "video_url", "video_id", "video_width", "video_height"),
+        *("thumbnail_width", "thumbnail_height", "thumbnail_url", "prompt", "created_at"),
+        *("started_at", "finished_at", "elapsed", "data", "items", "count", "api_id"),
     ]
 )
 NUMBERS = (
@@ -72,10 +51,25 @@ NUMBERS = (
     | st.sampled_from([10**400, -(10**400), 2**1024])  # beyond any float
     | st.floats(allow_nan=True, allow_infinity=True)
 )
+# Strings a naive parser trusts: digits that isdigit() accepts but int() does not, 5,000
+# digits (int() refuses over 4,300), and URLs that urlsplit() or httpx cannot use.
+ODD_TEXT = st.sampled_from(
+    [
+        *("\u00b2", "\u2460", "\u0663\u0663", "1" * 5000, "-5", "NaN", "inf", " 7 "),
+        *("http://[::1/v.mp4", "http://[zz]/v.mp4", "https://h.test:99999/v.mp4"),
+        *("https://h.test:abc/v.mp4", "https://u:p@h.test/v.mp4", "http://\u2603.com/v.mp4"),
+        *("https://cdn.test/v.mp4", " https://cdn.test/v.mp4", "https://cdn.test/\ud800.mp4"),
+    ]
+)
 WORDS = st.sampled_from(
     ["completed", "failed", "pending", "processing", "queued", "dreaming", "error", ""]
 )
-TEXT = st.text(max_size=16) | WORDS | st.sampled_from(["http://x/v.mp4", "\ud800", "0", "1e999"])
+TEXT = (
+    st.text(max_size=16)
+    | WORDS
+    | ODD_TEXT
+    | st.sampled_from(["http://x/v.mp4", "\ud800", "0", "1e999"])
+)
 SCALARS = st.none() | st.booleans() | NUMBERS | TEXT
 JSON = st.recursive(
     SCALARS,
@@ -85,6 +79,9 @@ JSON = st.recursive(
     max_leaves=10,
 )
 OBJECTS = st.dictionaries(API_KEYS | st.text(max_size=5), JSON, max_size=7)
+# Beyond str() too (json.dumps and hypothesis's repr cannot show it): for the parsers only.
+HUGE = st.just(5000).map(lambda digits: 10**digits)
+PARSED = st.dictionaries(API_KEYS, JSON | HUGE, max_size=7)
 
 
 def _dumps(value: Any) -> bytes:
@@ -119,7 +116,7 @@ HEADERS = st.sampled_from(
 
 
 @FUZZ
-@given(OBJECTS)
+@given(OBJECTS | PARSED)
 def test_every_body_parser_returns_typed_values(body: dict[str, Any]) -> None:
     """One arbitrary object through the record, sync-answer, video and ack parsers."""
     task = Task.from_record(body)
@@ -132,16 +129,88 @@ def test_every_body_parser_returns_typed_values(body: dict[str, Any]) -> None:
         assert task.error is not None
     assert isinstance(Task.from_sync_response(body), Task)
     repr(task)
-    video = Video.from_response(body)
-    if video is not None:
-        assert isinstance(video.video_url, str) and video.video_url
-        for number in (video.width, video.height, video.thumbnail_width):
-            assert number is None or isinstance(number, int)
-        repr(video)
+    for video in (Video.from_response(body), task.video):
+        if video is not None:
+            check_http_url(video.video_url, "video_url")  # always one the client can fetch
+            check_http_url(video.thumbnail_url, "thumbnail_url")
+            for number in (video.width, video.height, video.thumbnail_width):
+                assert number is None or (isinstance(number, int) and 0 < number <= MAX_PIXELS)
+            repr(video)
+            # Text from an answer can be logged and sent again: no lone surrogate survives.
+            json.dumps([video.prompt, video.video_id], ensure_ascii=False).encode("utf-8")
     task_id, trace_id = _wire.parse_ack(body)
     assert task_id is None or (isinstance(task_id, str) and task_id)
     assert trace_id is None or isinstance(trace_id, str)
     assert isinstance(_wire.is_error_envelope(body), bool)
+
+
+@FUZZ
+@given(JSON | HUGE | PARSED)
+def test_any_json_value_as_a_record_or_a_body(value: Any) -> None:
+    """Not even a list, a number or a string where an object belongs makes a parser raise."""
+    assert isinstance(Task.from_record(value), Task)
+    assert isinstance(Task.from_sync_response(value), Task)
+    assert Video.from_response(value) is None or isinstance(value, dict)
+    error = parse_error(value)
+    assert error.code and error.message and len(error.message) <= 2000
+
+
+READINGS: list[tuple[Any, object, object, object]] = [
+    # (value, read_size, read_float, read_text)
+    ("\u00b2", None, None, "\u00b2"),  # isdigit() but not int()
+    ("\u2460", None, None, "\u2460"),
+    ("\u0663\u0663", 33, 33.0, "\u0663\u0663"),  # Arabic-Indic digits: int() reads them
+    ("1" * 5000, None, None, "1" * 5000),  # int() refuses over 4,300 digits; float() is inf
+    (10**5000, None, None, None),  # str() of it raises
+    (10**400, None, None, None),  # no id is 401 digits long
+    (-5, None, -5.0, "-5"),
+    (0, None, 0.0, "0"),
+    (1552.0, 1552, 1552.0, "1552.0"),
+    (" 656 ", 656, 656.0, " 656 "),
+    (math.nan, None, None, None),
+    ("inf", None, None, "inf"),
+    (True, None, None, None),
+    ([1], None, None, None),
+    ({"a": 1}, None, None, None),
+    ("a\ud800b", None, None, "a\ufffdb"),
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "size", "number", "text"), READINGS, ids=[f"case{i}" for i in range(len(READINGS))]
+)
+def test_each_reader_on_odd_values(value: Any, size: object, number: object, text: object) -> None:
+    assert (read_size(value), read_float(value), read_text(value)) == (size, number, text)
+
+
+def test_error_fields_of_any_shape_are_read() -> None:
+    assert parse_error({"code": ["x"], "message": {"a": 1}}).code == "unknown"
+    assert parse_error({"code": 10**5000, "message": "m"}) == parse_error({"message": "m"})
+    assert len(parse_error({"message": "x" * 10**6}).message) == 2000
+    assert parse_error("  \ud800  ").message == "\ufffd"
+    assert "without an error message" in parse_error([[[]]]).message
+
+
+UNUSABLE_URLS = [
+    *("https://cdn.test:99999/v.mp4", "https://cdn.test:abc/v.mp4", "http://[::1/v.mp4"),
+    *("http://[zz]/v.mp4", "https://u:p@cdn.test/v.mp4", "https://cdn.test/a b.mp4"),
+    *("javascript:alert(1)", "/relative/v.mp4"),
+]
+
+
+@pytest.mark.parametrize("url", UNUSABLE_URLS)
+def test_a_completed_task_with_an_unusable_video_url_is_a_failed_task(url: str) -> None:
+    """After billing, an answer whose video_url cannot be used is a typed failure, not a crash."""
+    record = {"id": "t-1", "response": {"state": "completed", "success": True, "video_url": url}}
+    answers = {"/luma/videos": {"task_id": "t-1"}, "/luma/tasks": record}
+    transport = lambda r: httpx.Response(200, json=answers[r.url.path])  # noqa: E731
+    with _client(transport, [0.0]) as client:
+        task = client.get_task("t-1")
+        with pytest.raises(luma_nb.GenerationFailedError) as caught:
+            client.generate("a heron", max_wait=10)
+    assert task.failed and task.video is None and task.error is not None
+    assert task.error.code == caught.value.code == "unusable_video_url"
+    assert task.response is not None and task.response["video_url"] == url  # kept, inert
 
 
 @FUZZ
@@ -176,7 +245,7 @@ ANSWERS = st.lists(st.tuples(STATUSES, BODIES, HEADERS), min_size=1, max_size=6)
 POLL = PollPolicy(initial=1.0, factor=2.0, maximum=4.0, max_wait=20.0)
 
 
-def _client(script: Script, now: list[float]) -> luma_nb.Client:
+def _client(script: Any, now: list[float]) -> luma_nb.Client:
     def sleep(seconds: float) -> None:
         now[0] += seconds
 
@@ -254,6 +323,130 @@ def test_async_client_gives_results_or_typed_errors(answers: list[Any]) -> None:
 
     for outcome in asyncio.run(go()):
         assert isinstance(outcome, (LumaError, Task, Video))
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+class Recorder:
+    """Records each request and refuses it (HTTP 400): one POST, never a task."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(400, json={"error": {"code": "bad_request", "message": "no"}})
+
+    def outcome(self, call: Any) -> str:
+        """Either a ValidationError and no request, or requests whose bodies are clean JSON."""
+        self.requests.clear()
+        refused: luma_nb.ValidationError | None = None
+        try:
+            call()
+        except luma_nb.ValidationError as exc:
+            refused = exc
+        except LumaError:
+            pass  # the 400 of the API, after the request
+        if refused is not None:
+            assert self.requests == [], f"a rejected call sent a request: {refused}"
+            assert refused.field and str(refused)
+            return "refused"
+        assert self.requests, "an accepted call sent nothing"
+        for request in self.requests:
+            json.loads(request.content.decode("utf-8"), parse_constant=_no_constants)
+        return "sent"
+
+
+def _no_constants(word: str) -> None:
+    raise AssertionError(f"{word} in a request body")
+
+
+CHARS = st.characters(exclude_categories=())  # lone surrogates too
+URLISH = st.builds(
+    "".join,
+    st.tuples(
+        st.sampled_from(["https://", "http://", "HTTP://", "ftp://", "", "//"]),
+        st.sampled_from(["cdn.test", "[::1]", "[::1", "[zz]", "999.1.1.1", "\u2603.com", "u:p@h"]),
+        st.sampled_from(["", ":443", ":0", ":99999", ":abc", ":"]),
+        st.text(CHARS, max_size=6),
+    ),
+)
+ANYTHING = (
+    st.none()
+    | st.booleans()
+    | NUMBERS
+    | st.integers()
+    | st.text(CHARS, max_size=24)
+    | st.sampled_from(["\u200b", "\ufeff\u00ad", "\u3000\u2028", " a ", "x" * 10_001])
+    | URLISH
+    | st.binary(max_size=6)
+    | st.lists(st.integers(), max_size=2)
+    | st.builds(object)
+)
+GOOD_URL = st.sampled_from(
+    ["https://cdn.test/a.png", "http://[::1]:8080/x", "https://h.test/\u00e9"]
+)
+GOOD: dict[str, st.SearchStrategy[Any]] = {
+    "aspect_ratio": st.sampled_from(luma_nb.ASPECT_RATIOS),
+    "loop": st.booleans(),
+    "enhancement": st.booleans(),
+    "start_image_url": GOOD_URL,
+    "end_image_url": GOOD_URL,
+    "callback_url": GOOD_URL,
+    "timeout": st.integers(1, 3600) | st.floats(0.5, 3600),
+    "max_wait": st.integers(1, 3600) | st.floats(0.5, 3600),
+    "on_update": st.just(print),
+    "sync": st.just(False),
+    "video_url": GOOD_URL,
+    "action": st.just("generate"),
+    "video_id": st.just("vid-1"),
+}
+FIELDS = {
+    "generate": [n for n in GOOD if n not in ("video_url", "action", "video_id")],
+    "extend": [n for n in GOOD if n not in ("action", "video_id")],
+    "submit": [n for n in GOOD if n not in ("max_wait", "on_update")],
+}
+
+
+def _call(method: str, data: Any) -> tuple[Any, dict[str, Any]]:
+    """Good values in a few fields, then at most one field (or the first argument) anything."""
+    first: Any = "vid-1" if method == "extend" else "a fox in the snow"
+    optional = {n: GOOD[n] for n in FIELDS[method]}
+    kwargs = data.draw(st.fixed_dictionaries({}, optional=optional), label="good")
+    bad = data.draw(st.sampled_from([None, "(first)", *FIELDS[method]]), label="bad field")
+    if bad == "(first)":
+        first = data.draw(ANYTHING, label="first")
+    elif bad is not None:
+        kwargs[bad] = data.draw(ANYTHING, label=bad)
+    return first, kwargs
+
+
+REQUEST_FUZZ = settings(
+    FUZZ,
+    max_examples=200,
+    suppress_health_check=[*FUZZ.suppress_health_check, HealthCheck.function_scoped_fixture],
+)
+
+
+@REQUEST_FUZZ
+@pytest.mark.parametrize("via", ["client", "helpers"])
+@given(method=st.sampled_from(sorted(FIELDS)), data=st.data())
+def test_requests_are_refused_or_encode_cleanly(
+    tmp_path: Any, via: str, method: str, data: Any
+) -> None:
+    """Any value in any request field of Client.generate/extend/submit and of the helpers."""
+    first, kwargs = _call(method, data)
+    recorder = Recorder()
+    client = _client(recorder, [0.0])
+    if via == "helpers":
+        luma_nb.use(client, luma_nb.SessionLog(tmp_path / "fuzz.jsonl"))
+    try:
+        target = luma_nb if via == "helpers" else client
+        event(recorder.outcome(lambda: getattr(target, method)(first, **kwargs)))
+    finally:
+        luma_nb.reset()
+        client.close()
 
 
 # ----------------------------------------------------------------------------- session log

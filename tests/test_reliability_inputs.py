@@ -14,9 +14,11 @@ One table per surface:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import math
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,35 @@ CLIENT_CASES: list[tuple[str, Call, str | None]] = [
     ("wait max_wait negative", lambda c: c.wait("task-1", max_wait=-1), "max_wait"),
     ("download file://", lambda c: c.download("file:///etc/passwd"), "video_url"),
     ("download a data: URL", lambda c: c.download("data:video/mp4;base64,AAAA"), "video_url"),
+    ("download bad port", lambda c: c.download("https://cdn.test:99999/v.mp4"), "video_url"),
+    ("download bad IPv6", lambda c: c.download("http://[::1/v.mp4"), "video_url"),
+    ("timeout beyond a float", lambda c: c.generate("a cat", timeout=10**400), "timeout"),
+    ("timeout 5,000 digits", lambda c: c.generate("a cat", timeout=10**5000), "timeout"),
+    ("timeout -inf", lambda c: c.generate("a cat", timeout=-math.inf), "timeout"),
+    ("max_wait beyond a float", lambda c: c.generate("a cat", max_wait=10**400), "max_wait"),
+    ("prompt lone surrogate", lambda c: c.generate("a \ud800 cat"), "prompt"),
+    ("prompt zero-width only", lambda c: c.generate("\u200b\u200c\u200d\u2060"), "prompt"),
+    ("prompt BOM, SHY, MVS", lambda c: c.generate(" \ufeff\u00ad\u180e\u3000"), "prompt"),
+    ("prompt separators", lambda c: c.generate("\u2028\u2029\x00\x1f"), "prompt"),
+    ("extend blank invisible", lambda c: c.extend("v1", prompt="\u200b"), "prompt"),
+    ("video_url bad port", lambda c: c.extend(video_url="https://h.test:99999/v"), "video_url"),
+    ("video_url port :abc", lambda c: c.extend(video_url="https://h.test:abc/v"), "video_url"),
+    ("video_url [zz]", lambda c: c.extend(video_url="http://[zz]/v.mp4"), "video_url"),
+    (
+        "keyframe credentials",
+        lambda c: c.generate("a", start_image_url="https://u:p@h.test/"),
+        "start_image_url",
+    ),
+    (
+        "callback tab",
+        lambda c: c.generate("a", callback_url="https://h.test/\thook"),
+        "callback_url",
+    ),
+    ("video_id surrogate", lambda c: c.extend("v\udc80"), "video_id"),
+    ("video_id zero-width", lambda c: c.extend("v\u200b1"), "video_id"),
+    ("video_id 300 chars", lambda c: c.extend("v" * 300), "video_id"),
+    ("aspect ratio a list", lambda c: c.generate("a", aspect_ratio=["16:9"]), "aspect_ratio"),  # type: ignore[arg-type]
+    ("action a list", lambda c: c.submit("a cat", action=["generate"]), "action"),  # type: ignore[arg-type]
 ]
 
 
@@ -121,6 +152,52 @@ def test_client_rejects_bad_input_before_any_request(
     assert caught.value.field == field
     assert str(caught.value)  # a sentence, not an empty message
     _nothing_sent(sim)
+
+
+@pytest.mark.parametrize("field", ["video_url", "start_image_url", "end_image_url", "callback_url"])
+def test_a_url_with_credentials_is_refused_without_echoing_them(
+    client: luma_nb.Client, sim: Simulator, field: str
+) -> None:
+    url = "https://bob:hunter2@cdn.example.test/a.png"
+    call = client.extend if field == "video_url" else partial(client.generate, "a cat")
+    with pytest.raises(ValidationError, match="credentials") as caught:
+        call(**{field: url})
+    assert caught.value.field == field and "hunter2" not in str(caught.value)
+    _nothing_sent(sim)
+
+
+# Needs client.py: messages built with {value!r} raise ValueError for a 5,000-digit int.
+HUGE_CASES: list[tuple[str, Call, str]] = [
+    ("max_wait 5,000 digits", lambda c: c.generate("a cat", max_wait=10**5000), "max_wait"),
+    ("sync 5,000 digits", lambda c: c.submit("a cat", sync=10**5000), "sync"),  # type: ignore[arg-type]
+    ("task id 5,000 digits", lambda c: c.get_task(10**5000), "task_id"),  # type: ignore[arg-type]
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "field"), [case[1:] for case in HUGE_CASES], ids=[case[0] for case in HUGE_CASES]
+)
+def test_values_too_big_to_print_are_still_validation_errors(
+    client: luma_nb.Client, sim: Simulator, call: Call, field: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        call(client)
+    assert caught.value.field == field
+    _nothing_sent(sim)
+
+
+@pytest.mark.parametrize("method", ["generate", "extend", "submit"])
+def test_a_keyword_of_another_method_is_not_suggested_as_its_own_typo(
+    client: luma_nb.Client, method: str
+) -> None:
+    taken = set(inspect.signature(getattr(client, method)).parameters)
+    for name in sorted(
+        {"max_wait", "on_update", "sync", "video_id", "video_url", "action"} - taken
+    ):
+        with pytest.raises(ValidationError) as caught:
+            getattr(client, method)("vid-1", **{name: None})
+        assert caught.value.field == name
+        assert f"did you mean {name!r}" not in str(caught.value)
 
 
 def test_the_async_client_rejects_the_same_input(sim: Simulator, tmp_path: Path) -> None:
@@ -204,6 +281,25 @@ HELPER_CASES: list[tuple[str, Callable[[], object], str | None]] = [
     ("rate without stars", lambda: luma_nb.rate(), "stars"),
     ("rate 9 stars", lambda: luma_nb.rate("it-x", stars=9), "stars"),
     ("rate an unknown position", lambda: luma_nb.rate(5, stars=3), "iteration"),
+    ("generate prompt surrogate", lambda: luma_nb.generate("\udfff"), "prompt"),
+    ("generate prompt invisible", lambda: luma_nb.generate("\ufeff\u200b"), "prompt"),
+    ("generate timeout 10**400", lambda: luma_nb.generate("a", timeout=10**400), "timeout"),
+    ("generate max_wait 10**5000", lambda: luma_nb.generate("a", max_wait=10**5000), "max_wait"),
+    ("generate max_wait NaN", lambda: luma_nb.generate("a", max_wait=math.nan), "max_wait"),
+    ("generate on_update text", lambda: luma_nb.generate("a", on_update="print"), "on_update"),
+    ("generate sync 'yes'", lambda: luma_nb.generate("a", sync="yes"), "sync"),
+    ("generate video_id", lambda: luma_nb.generate("a", video_id="v1"), "video_id"),
+    ("generate action", lambda: luma_nb.generate("a", action="extend"), "action"),
+    ("extend parent", lambda: luma_nb.extend("v1", parent="it-1"), "parent"),
+    ("extend bad video_url", lambda: luma_nb.extend(video_url="http://[::1"), "video_url"),
+    ("extend video twice", lambda: luma_nb.extend("v1", video_id="v2"), "video_id"),
+    ("submit max_wait", lambda: luma_nb.submit("a", max_wait=60), "max_wait"),
+    ("submit on_update", lambda: luma_nb.submit("a", on_update=print), "on_update"),
+    (
+        "submit bad keyframe",
+        lambda: luma_nb.submit("a", end_image_url="http://h:x/"),
+        "end_image_url",
+    ),
 ]
 
 
@@ -379,7 +475,8 @@ def test_simulator_answers_bad_bodies_with_400(
         )
     assert response.status_code == status, response.text
     envelope = response.json()
-    assert envelope["success"] is False and envelope["error"]["code"] == code
+    # `success: false` is optional in the spec (the simulator omits it by default)
+    assert envelope.get("success", False) is False and envelope["error"]["code"] == code
     assert envelope["error"]["message"] and envelope["trace_id"]
     assert sim.stats.tasks_created == 0  # nothing billed
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import luma_nb
+import luma_nb._session_file as file_module
 import luma_nb._session_fold as fold_module
 from luma_nb.errors import ModerationError
 from luma_nb.models import Task, TaskError, TaskState, Video, VideoRequest
@@ -202,7 +203,7 @@ def test_block_by_block_fold_equals_the_whole_fold(
     bad = _messy_log(path)
     with pytest.warns(SessionLogWarning) as whole_warnings:
         whole = SessionLog(path).to_records()
-    monkeypatch.setattr(fold_module, "CHUNK_BYTES", block)
+    monkeypatch.setattr(file_module, "CHUNK_BYTES", block)
     with pytest.warns(SessionLogWarning) as block_warnings:
         blocks = SessionLog(path).to_records()
     assert blocks == whole and len(whole) == 41
@@ -219,7 +220,7 @@ def test_a_fold_interrupted_half_way_starts_afresh(
     for n in range(30):
         log.note(log.begin(VideoRequest(prompt=f"p{n}"), backend="api"), "x" * 200)
     reader = SessionLog(path)
-    monkeypatch.setattr(fold_module, "CHUNK_BYTES", 512)
+    monkeypatch.setattr(file_module, "CHUNK_BYTES", 512)
     calls = {"n": 0}
     original = fold_module.Fold.add_all
 

@@ -184,7 +184,8 @@ def test_failed_iteration_shows_error_code_and_trace_id(
 def test_over_the_cap_a_public_video_is_linked_and_a_private_one_explained(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    big = tmp_path / "big.mp4"
+    big = tmp_path / "cache" / "big.mp4"  # a local copy counts only inside the media cache
+    big.parent.mkdir()
     big.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000)
     monkeypatch.setenv(display.EMBED_LIMIT_ENV, "1000")
     public = "https://cdn.example.com/luma/big.mp4"
@@ -210,7 +211,8 @@ def test_over_the_cap_a_public_video_is_linked_and_a_private_one_explained(
 def test_public_video_without_a_local_copy_is_referenced_unless_embed_true(
     tmp_path: Path,
 ) -> None:
-    clip = tmp_path / "clip.mp4"
+    clip = tmp_path / "cache" / "clip.mp4"
+    clip.parent.mkdir()
     clip.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 300)
     fetched: list[str] = []
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import luma_nb
@@ -401,9 +401,9 @@ def test_an_iteration_begun_by_another_process_is_known(tmp_path: Path) -> None:
 
 
 def test_lone_surrogates_survive(log: SessionLog) -> None:
-    prompt = "broken \ud800 paste"
-    iteration = log.begin(request(prompt), backend="api")
-    assert SessionLog(log.path).row(iteration)["prompt"] == prompt
+    iteration = log.begin(request(), backend="api")  # a request refuses them; a note may not
+    log.note(iteration, "broken \ud800 paste")
+    assert SessionLog(log.path).row(iteration)["note"] == "broken \ud800 paste"
 
 
 @settings(
@@ -412,7 +412,10 @@ def test_lone_surrogates_survive(log: SessionLog) -> None:
 @given(prompt=st.text(min_size=1, max_size=200).filter(lambda s: s.strip()), note=st.text())
 def test_any_text_round_trips(tmp_path: Path, prompt: str, note: str) -> None:
     log = SessionLog(folder=tmp_path)
-    iteration = log.begin(request(prompt), backend="api")
+    try:
+        iteration = log.begin(request(prompt), backend="api")
+    except ValidationError:
+        assume(False)  # the request refuses it (invisible characters only): not the log's job
     log.note(iteration, note)
     row = SessionLog(log.path).row(iteration)
     assert (row["prompt"], row["note"]) == (prompt, note)

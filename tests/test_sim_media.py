@@ -17,7 +17,7 @@ av = pytest.importorskip("av")
 pytest.importorskip("PIL.Image")
 from PIL import Image, ImageChops, ImageStat  # noqa: E402
 
-from luma_nb.simulator import _media  # noqa: E402
+from luma_nb.simulator import _drawing, _media  # noqa: E402
 from luma_nb.simulator._media import (  # noqa: E402
     ASPECT_RATIOS,
     FPS,
@@ -229,7 +229,7 @@ def test_blank_text_renders() -> None:
 
 def test_printable_spells_missing_glyphs_in_ascii() -> None:
     assert (
-        _media._printable("Caf\u00e9\n\t na\u00efve \u2014 stra\u00dfe") == "Cafe naive - strasse"
+        _drawing.printable("Caf\u00e9\n\t na\u00efve \u2014 stra\u00dfe") == "Cafe naive - strasse"
     )
 
 

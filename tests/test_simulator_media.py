@@ -258,7 +258,7 @@ def test_image_fetcher_is_pluggable() -> None:
         asked.append(url)
         return png_bytes((1, 2, 3))
 
-    sim, _ = make_sim(image_fetcher=fetch)
+    sim, _ = make_sim(image_fetcher=fetch, allow_remote_fetch=True)
     url = "https://images.example.invalid/a.png"
     assert submit("sync", sim, prompt="x", end_image_url=url, **{"async": True}).status_code == 200
     assert asked == [url]

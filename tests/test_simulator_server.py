@@ -252,6 +252,54 @@ def test_cli_subprocess_end_to_end() -> None:
 
 
 @pytest.mark.slow
+def test_cli_subprocess_variants_token_errors_and_sizes() -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    command = [sys.executable, "-m", "luma_nb.simulator", "--speed", "5000", "--seed", "4"]
+    command += ["--variant", "error_success=true", "--variant", "ack=task_id,queued=null"]
+    command += ["--token-error", "old=token_expired", "--token-error", "elsewhere=token_mismatched"]
+    command += ["--video-size", "96x64", "--allow-remote-fetch"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        url = _read_first_line(process, 20)
+        with httpx.Client(base_url=url, timeout=10) as client:
+
+            def post(token: str, body: dict[str, object]) -> httpx.Response:
+                auth = {"authorization": f"Bearer {token}"}
+                return client.post("/luma/videos", headers=auth, json=body)
+
+            expired = post("old", {"prompt": "x"})
+            assert expired.status_code == 401
+            assert expired.json()["error"]["code"] == "token_expired"
+            assert expired.json()["success"] is False  # error_success=true
+            mismatched = post("elsewhere", {"prompt": "x"})
+            assert (mismatched.status_code, mismatched.json()["error"]["code"]) == (
+                400,
+                "token_mismatched",
+            )
+            ack = post("good", {"prompt": "a lantern", "async": True})
+            assert set(ack.json()) == {"task_id"}  # ack=task_id
+            record = client.post(
+                "/luma/tasks",
+                headers={"authorization": "Bearer good"},
+                json={"action": "retrieve", "id": ack.json()["task_id"]},
+            ).json()
+            assert record["id"] == ack.json()["task_id"]
+            done = post("good", {"prompt": "a kite"})
+            assert (done.json()["video_width"], done.json()["video_height"]) == (96, 64)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(5)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.slow
 def test_cli_subprocess_stops_on_sigint() -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     process = subprocess.Popen(

@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from luma_nb._html import esc
-from luma_nb._session_fold import TERMINAL_STATES
+from luma_nb._session_fold import TERMINAL_STATES, usable_task_id
 from luma_nb.client import check_wait
 from luma_nb.errors import ValidationError
-from luma_nb.experiment import _stats
 from luma_nb.experiment._context import as_log, require_client, warn
-from luma_nb.experiment._plan import (
-    ARMS,
-    Plan,
-    Unit,
-    check_experiment_id,
-    plan_from_rows,
-    read_plan,
+from luma_nb.experiment._from_rows import plan_from_rows
+from luma_nb.experiment._plan import Plan, Unit, check_experiment_id, read_plan
+from luma_nb.experiment._records import (
+    NOT_SUBMITTED,
+    TIDY_COLUMNS,
+    is_unresolved,
+    tidy_frame,
+    tidy_record,
 )
 from luma_nb.experiment._run import RunReport, download, run
 from luma_nb.experiment._summary import ExperimentSummary, summarise
@@ -35,69 +35,6 @@ if TYPE_CHECKING:
     from luma_nb.session_log import SessionLog
 
 __all__ = ["NOT_SUBMITTED", "TIDY_COLUMNS", "Experiment"]
-
-#: The columns of :meth:`Experiment.to_dataframe`, in order (see ``docs/experiments.md``).
-TIDY_COLUMNS = (
-    "experiment",
-    "pair",
-    "repeat",
-    "prompt_index",
-    "arm",
-    "enhancement",
-    "order",
-    "prompt",
-    "iteration",
-    "state",
-    "task_id",
-    "elapsed",
-    "rating",
-    "note",
-    "echoed_prompt",
-    "prompt_changed",
-    "edit_distance",
-    "edit_ratio",
-    "video_url",
-    "media_path",
-    "thumbnail_url",
-    "width",
-    "height",
-    "aspect_ratio",
-    "loop",
-    "error_type",
-    "error_code",
-    "error_message",
-    "trace_id",
-    "submitted_at",
-    "finished_at",
-    "backend",
-    "session",
-)
-# Copied from the log row as they are.
-_FROM_ROW = (
-    "task_id",
-    "elapsed",
-    "rating",
-    "note",
-    "echoed_prompt",
-    "prompt_changed",
-    "video_url",
-    "media_path",
-    "thumbnail_url",
-    "width",
-    "height",
-    "aspect_ratio",
-    "loop",
-    "error_type",
-    "error_code",
-    "error_message",
-    "trace_id",
-    "submitted_at",
-    "finished_at",
-    "backend",
-    "session",
-)
-#: The state of a planned video that was never begun.
-NOT_SUBMITTED = "not_submitted"
 
 
 class Experiment:
@@ -201,6 +138,9 @@ class Experiment:
         The plan comes from the log's ``experiment`` event. A log without one (a comparison
         run by hand with ``experiment=`` and ``arm="on"``/``"off"``, paired by ``pair:<n>``
         tags or by prompt) is rebuilt from its rows.
+
+        Raises :class:`~luma_nb.errors.ValidationError` when the log holds no such study, or
+        only a plan event a hand edit made unreadable (it says which field).
         """
         log = as_log(session)
         plan = read_plan(log, check_experiment_id(experiment_id))
@@ -227,32 +167,16 @@ class Experiment:
         Videos never submitted are included with the state ``"not_submitted"``.
         """
         order = {unit: n for n, unit in enumerate(self._plan.order, start=1)}
-        return [self._record(unit, row, order[unit]) for unit, row in self._rows().items()]
-
-    def _record(self, unit: Unit, row: dict[str, Any] | None, order: int) -> dict[str, Any]:
-        record: dict[str, Any] = dict.fromkeys(TIDY_COLUMNS)
-        record.update(
-            experiment=self.id,
-            pair=unit.pair,
-            repeat=unit.repeat,
-            prompt_index=unit.prompt_index,
-            arm=unit.arm,
-            enhancement=ARMS[unit.arm],
-            order=order,
-            prompt=self._plan.prompts[unit.prompt_index],
-            iteration=self.iteration(unit.pair, unit.arm),
-            state=NOT_SUBMITTED,
-        )
-        if row is None:
-            return record
-        record.update({key: row[key] for key in _FROM_ROW})
-        record["state"] = row["state"]
-        record["prompt"] = row["prompt"] or record["prompt"]
-        sent, echoed = row["prompt"], row["echoed_prompt"]
-        if isinstance(sent, str) and isinstance(echoed, str):
-            record["edit_distance"] = _stats.edit_distance(sent, echoed)
-            record["edit_ratio"] = _stats.edit_ratio(sent, echoed)
-        return record
+        return [
+            tidy_record(
+                self._plan,
+                unit,
+                row,
+                order=order[unit],
+                iteration=self.iteration(unit.pair, unit.arm),
+            )
+            for unit, row in self._rows().items()
+        ]
 
     def to_dataframe(self) -> pandas.DataFrame:
         """The study as a tidy DataFrame: one row per planned video (needs pandas).
@@ -262,18 +186,7 @@ class Experiment:
         and how far it is from the prompt sent (``edit_distance`` in characters,
         ``edit_ratio`` 0-1), the rating and note, and where the video is.
         """
-        from luma_nb._session_fold import import_pandas
-
-        pd = import_pandas()
-        frame = pd.DataFrame(self.records(), columns=list(TIDY_COLUMNS))
-        for columns, dtype in (
-            (("width", "height", "rating", "edit_distance"), "Int64"),
-            (("enhancement", "loop", "prompt_changed"), "boolean"),
-            (("elapsed", "edit_ratio", "submitted_at", "finished_at"), "float64"),
-        ):
-            for column in columns:
-                frame[column] = frame[column].astype(dtype)
-        return frame
+        return tidy_frame(self.records())
 
     def counts(self) -> dict[str, int]:
         """How many planned videos are in each state (``completed``, ``not_submitted``...)."""
@@ -286,13 +199,12 @@ class Experiment:
 
     def unresolved(self) -> list[dict[str, Any]]:
         """Videos whose submit has an unknown outcome: maybe billed, so never resubmitted
-        automatically. Check the provider's task list, then resubmit by hand if needed."""
-        return [
-            record
-            for record in self.records()
-            if record["state"] == "outcome_unknown"
-            or (record["state"] == "submitting" and not record["task_id"])
-        ]
+        automatically. Check the provider's task list, then resubmit by hand if needed.
+
+        These are the ``outcome_unknown`` rows, and rows begun but not finished that have no
+        task id to wait for (the kernel died during the POST, or a hand edit broke the id).
+        """
+        return [record for record in self.records() if is_unresolved(record)]
 
     # ------------------------------------------------------------------ finishing
 
@@ -305,10 +217,17 @@ class Experiment:
         submitted (in the planned order, within the concurrency bound), finished videos
         without a local copy are downloaded. Nothing already submitted is submitted again:
         a video whose submit outcome is unknown is reported (:meth:`unresolved`), not retried.
+
+        Safe to run in two processes at once (two kernels, two ``resume_experiment`` calls):
+        each never-submitted video is claimed in the log by exactly one of them, and the
+        other skips it (and says so in an :class:`ExperimentWarning`) rather than paying for
+        it twice. Events the log kept in memory after a failed write (a task id) are written
+        first; while the disk is still full that ``OSError`` is raised.
         """
         check_wait(max_wait)
         api = require_client(client or self._client)
         self._client = api
+        self.log.flush()
         todo: list[Unit] = []
         attached: dict[str, str] = {}
         done = 0
@@ -320,16 +239,12 @@ class Experiment:
                 todo.append(unit)
                 continue
             iteration = str(row["iteration"])
-            if row["task_id"] and row["state"] not in TERMINAL_STATES:
+            if row["state"] not in TERMINAL_STATES and usable_task_id(row["task_id"]):
                 attached[row["task_id"]] = iteration
                 continue
             done += 1
             media = row["media_path"]
-            if (
-                row["state"] == "completed"
-                and row["video_url"]
-                and not (media and Path(media).is_file())
-            ):
+            if row["state"] == "completed" and row["video_url"] and not _is_file(media):
                 download(self.log, api, iteration, row["video_url"], report)
         unresolved = self.unresolved()
         if unresolved:
@@ -374,6 +289,14 @@ class Experiment:
                 f"experiment {self.id}: gave up waiting ({report.timed_out}); the videos still "
                 "running are in the log: experiment.complete() (or resume_experiment("
                 f"{self.id!r}) after a restart) re-attaches to them."
+            )
+        if report.claimed_elsewhere:
+            warn(
+                f"{len(report.claimed_elsewhere)} video(s) of experiment {self.id} were begun by "
+                "another process at the same moment (another kernel, or resume_experiment run "
+                "twice), so they were not submitted here: "
+                + ", ".join(report.claimed_elsewhere)
+                + ". experiment.complete() later re-attaches to them."
             )
         if report.download_errors:
             warn(
@@ -515,3 +438,12 @@ class Experiment:
             f"<ol>{prompts}</ol>"
             f'<span style="opacity:.7">log: {esc(self.log.path)}</span></div>'
         )
+
+
+def _is_file(path: object) -> bool:
+    if not isinstance(path, str) or not path:
+        return False
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):  # a hand-edited path with a NUL byte, or far too long
+        return False

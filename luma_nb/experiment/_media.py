@@ -3,16 +3,18 @@
 The study downloads every finished clip and the log records where. A clip the browser could
 not load itself (the simulator's, a loopback server's) is embedded from that local copy, so
 players work after a kernel restart without any fetcher or network; anything else keeps its
-URL and :func:`luma_nb.display.video_html` decides as usual.
+URL and :func:`luma_nb.display.video_html` decides as usual. The local copy is read only when
+it is media inside luma_nb's media cache (:func:`luma_nb._media_policy.read_media`): the
+``media_path`` of an edited log cannot pull another file into the page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from luma_nb._html import VIDEO, file_data_url
+from luma_nb._html import VIDEO
+from luma_nb._media_policy import copy_allowed, read_media
 from luma_nb.display import embed_limit, needs_embedding
 from luma_nb.models import Video, VideoRequest
 
@@ -23,11 +25,9 @@ def _source(row: Mapping[str, Any]) -> tuple[str, bool]:
     """The player's source: a data URL from the local copy when embedding is needed."""
     url = str(row["video_url"])
     path = row.get("media_path")
-    if path and needs_embedding(url):
-        try:
-            data_url, _size = file_data_url(Path(path), VIDEO, embed_limit())
-        except OSError:
-            data_url = None  # moved or deleted: display falls back to its own ways
+    if path and needs_embedding(url) and copy_allowed(url, row.get("backend")):
+        # Refused, moved or deleted: display falls back to its own ways.
+        data_url = read_media(path, VIDEO, embed_limit()).data_url
         if data_url is not None:
             return data_url, True
     return url, False

@@ -7,11 +7,19 @@ submitted. Folding ignores events without an iteration, so older readers skip it
 
 Each video is a :class:`Unit`: pair ``n`` (a prompt and a repeat, numbered from 1) in arm
 ``"on"`` or ``"off"``. Its iteration id is deterministic (``<experiment>.p<n>.<arm>``), which
-makes a double submit impossible: the session log refuses to begin an iteration id twice.
+makes a double submit impossible: the session log refuses to begin an iteration id twice, and
+its check and write are one atomic step across processes (two kernels resuming one study at
+the same instant claim each video once). The plan itself is written the same way: two
+processes starting a study with the same id cannot both write a plan.
+
+A plan read back from a log is validated like a new one (a hand edit may have put any JSON
+value anywhere): an unreadable plan is a :class:`~luma_nb.errors.ValidationError`, never a
+crash further on.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import secrets
@@ -21,7 +29,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from luma_nb._session_fold import SCHEMA_VERSION, append_line, encode_event
+from luma_nb._session_fold import SCHEMA_VERSION, read_events
 from luma_nb._version import __version__
 from luma_nb.client import build_request
 from luma_nb.errors import ValidationError
@@ -39,6 +47,7 @@ __all__ = [
     "new_plan",
     "plan_events",
     "read_plan",
+    "shown_first_draw",
     "write_plan",
 ]
 
@@ -60,6 +69,10 @@ _SET_BY_STUDY = {
     "video_url": "an enhancement study generates; it cannot extend",
 }
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:-]{0,39}")
+# Bounds on what a plan read back from a log may say (a hand edit can say anything).
+_MAX_SEED = 2**64
+_MAX_CONCURRENCY = 1000
+_TAG_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True, order=True)
@@ -143,39 +156,106 @@ class Plan:
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Plan:
-        """Read a plan back from its ``experiment`` event."""
+        """Read a plan back from its ``experiment`` event, validated as a new plan is.
+
+        Raises :class:`ValidationError` when the event does not describe a study (a hand
+        edit): every field is checked for its type and range before it is used.
+        """
+        experiment = event.get("experiment")
         try:
-            prompts = tuple(str(p) for p in event["prompts"])
-            repeats = int(event["repeats"])
-            experiment = str(event["experiment"])
-            seed = int(event["seed"])
-            order = tuple(
-                _unit(int(pair), str(arm), repeats) for pair, arm in event.get("order") or ()
-            )
-            pairs = range(1, len(prompts) * repeats + 1)
-            shown = {int(k): str(v) for k, v in (event.get("shown_first") or {}).items()}
-            plan = cls(
-                experiment=experiment,
-                seed=seed,
-                prompts=prompts,
-                repeats=repeats,
-                concurrency=int(event.get("concurrency") or 1),
-                params=MappingProxyType(dict(event.get("params") or {})),
-                order=order,
-                # A plan written without the draw gets it again: it is deterministic.
-                shown_first=MappingProxyType(shown) or _shown_first(experiment, seed, pairs),
-                created_at=float(event.get("t") or 0.0),
-                toolkit_version=str(event.get("toolkit_version") or ""),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValidationError(f"the experiment event in the log is unreadable: {exc}") from exc
-        expected = {(p, arm) for p in plan.pairs for arm in ARMS}
-        if {(u.pair, u.arm) for u in order} != expected or len(order) != len(expected):
+            check_experiment_id(experiment)
+            assert isinstance(experiment, str)
+            prompts = _prompts(event.get("prompts"))
+            repeats = _whole(event.get("repeats"), "repeats", 1)
+            seed = _whole(event.get("seed"), "seed", 0)
+            if seed >= _MAX_SEED:
+                raise ValidationError(f"seed {seed} is out of range", field="seed")
+            params = _common_params(prompts[0], _mapping(event.get("params"), "params"))
+            for prompt in prompts[1:]:
+                VideoRequest(action="generate", prompt=prompt, **params)
+            order = _read_order(event.get("order"), len(prompts), repeats)
+        except ValidationError as exc:
             raise ValidationError(
-                f"the experiment event of {experiment!r} lists other videos than its prompts "
-                "and repeats describe"
-            )
-        return plan
+                f"the experiment event of {experiment!r} in the log is unreadable: {exc}",
+                field="experiment_id",
+            ) from exc
+        pairs = range(1, len(prompts) * repeats + 1)
+        # A plan written without the draw (or with a damaged one) gets it again: the draw is
+        # deterministic, so the blind review hides the arms the same way.
+        shown = dict(_shown_first(experiment, seed, pairs))
+        written = event.get("shown_first")
+        if isinstance(written, Mapping):
+            for key, arm in written.items():
+                if (
+                    isinstance(key, str)
+                    and _TAG_NUMBER.fullmatch(key)
+                    and int(key) in shown
+                    and isinstance(arm, str)
+                    and arm in ARMS
+                ):
+                    shown[int(key)] = arm
+        concurrency = event.get("concurrency")
+        created = event.get("t")
+        version = event.get("toolkit_version")
+        return cls(
+            experiment=experiment,
+            seed=seed,
+            prompts=prompts,
+            repeats=repeats,
+            concurrency=(
+                concurrency
+                if type(concurrency) is int and 1 <= concurrency <= _MAX_CONCURRENCY
+                else 1
+            ),
+            params=MappingProxyType(params),
+            order=order,
+            shown_first=MappingProxyType(shown),
+            created_at=_epoch(created),
+            toolkit_version=version if isinstance(version, str) else "",
+        )
+
+
+def _epoch(value: object) -> float:
+    """A time read back from a log: a finite number, else 0.0 (unknown)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    try:
+        result = float(value)
+    except OverflowError:  # an integer beyond any float
+        return 0.0
+    return result if math.isfinite(result) else 0.0
+
+
+def _mapping(value: object, name: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(f"{name} must be an object, not {value!r}", field=name)
+    return value
+
+
+def _read_order(value: object, prompts: int, repeats: int) -> tuple[Unit, ...]:
+    """The submission order of a plan event: every (pair, arm) of the study exactly once."""
+    if not isinstance(value, list) or len(value) != 2 * prompts * repeats:
+        raise ValidationError(
+            f"order must list the study's {2 * prompts * repeats} videos", field="order"
+        )
+    order: list[Unit] = []
+    for item in value:
+        if not (isinstance(item, list) and len(item) == 2):
+            raise ValidationError(f"an order entry is [pair, arm], not {item!r}", field="order")
+        pair, arm = item
+        if (
+            type(pair) is not int
+            or not 1 <= pair <= prompts * repeats
+            or not isinstance(arm, str)
+            or arm not in ARMS
+        ):
+            raise ValidationError(f"no such video of the study: {item!r}", field="order")
+        order.append(_unit(pair, arm, repeats))
+    if len(set(order)) != len(order):
+        raise ValidationError("order lists a video twice", field="order")
+    return tuple(order)
 
 
 def _unit(pair: int, arm: str, repeats: int) -> Unit:
@@ -184,6 +264,11 @@ def _unit(pair: int, arm: str, repeats: int) -> Unit:
     return Unit(
         pair=pair, arm=arm, repeat=(pair - 1) % repeats + 1, prompt_index=(pair - 1) // repeats
     )
+
+
+def shown_first_draw(experiment: str, seed: int | None, pairs: Iterable[int]) -> Mapping[int, str]:
+    """For each pair, the arm shown as "A" in the blind review: a seeded, stable draw."""
+    return _shown_first(experiment, seed, pairs)
 
 
 def _shown_first(experiment: str, seed: int | None, pairs: Iterable[int]) -> Mapping[int, str]:
@@ -302,7 +387,12 @@ def new_plan(
 
 
 def write_plan(log: SessionLog, plan: Plan) -> None:
-    """Append the plan to the session log as an ``experiment`` event (no iteration)."""
+    """Append the plan to the session log as an ``experiment`` event (no iteration).
+
+    Refused (:class:`ValidationError`) when the log already mentions the experiment — a plan
+    or a video of it. The check reads the file under the append's exclusive lock, so of two
+    processes that start a study with the same id at the same instant, one writes its plan.
+    """
     event: dict[str, Any] = {
         "v": SCHEMA_VERSION,
         "event": PLAN_EVENT,
@@ -311,7 +401,17 @@ def write_plan(log: SessionLog, plan: Plan) -> None:
         "iteration": None,  # not about one iteration: the fold skips it
     }
     event.update(plan.to_event())
-    append_line(log.path, encode_event(event), fsync=log.fsync)
+
+    def check(fd: int) -> None:
+        events = read_events(log.path, 0, 1, fd=fd)[0]
+        if any(e.get("experiment") == plan.experiment for e in events):
+            raise ValidationError(
+                f"the session log already has an experiment {plan.experiment!r}; choose "
+                "another id, or continue it with resume_experiment",
+                field="experiment_id",
+            )
+
+    log._append_checked(event, check)
 
 
 def plan_events(log: SessionLog) -> list[dict[str, Any]]:
@@ -322,103 +422,18 @@ def plan_events(log: SessionLog) -> list[dict[str, Any]]:
 
 
 def read_plan(log: SessionLog, experiment: str) -> Plan | None:
-    """The plan of ``experiment`` from the log, or None when the log has none."""
-    found = [e for e in plan_events(log) if e.get("experiment") == experiment]
-    return Plan.from_event(found[0]) if found else None
+    """The plan of ``experiment`` from the log, or None when the log has none.
 
-
-def _tag_number(tags: Iterable[str], name: str) -> int | None:
-    for tag in tags:
-        key, _, value = tag.partition(":")
-        if key == name and value.isdigit():
-            return int(value)
-    return None
-
-
-def _arm_of(row: Mapping[str, Any]) -> str | None:
-    if row.get("arm") in ARMS:
-        return str(row["arm"])
-    enhancement = row.get("enhancement")
-    return None if enhancement is None else ("on" if enhancement else "off")
-
-
-def plan_from_rows(
-    experiment: str, rows: Iterable[Mapping[str, Any]]
-) -> tuple[Plan, dict[tuple[int, str], str]]:
-    """Rebuild a plan from the log rows of a study that has no ``experiment`` event.
-
-    For comparisons run by hand (``luma_nb.generate(..., experiment=..., arm="on",
-    tags=["pair:1"])``) or logs written by other tools. Arms come from the ``arm`` column
-    (``"on"``/``"off"``), else from ``enhancement``; pairs from ``pair:<n>`` tags, else the
-    k-th video of a prompt in one arm pairs with the k-th in the other. Returns the plan and
-    the iteration id of each ``(pair, arm)`` found (when one arm appears twice the later wins).
+    The first readable plan event of the experiment wins; when there are only unreadable
+    ones (hand edits), the first one's :class:`ValidationError` is raised.
     """
-    usable = [
-        row
-        for row in rows
-        if row.get("action", "generate") == "generate" and row.get("prompt") and _arm_of(row)
-    ]
-    if not usable:
-        raise ValidationError(
-            f"the session log has no generate rows of experiment {experiment!r} with an arm "
-            "('on'/'off') or an enhancement value",
-            field="experiment_id",
-        )
-    prompts: list[str] = []
-    for row in usable:
-        if row["prompt"] not in prompts:
-            prompts.append(row["prompt"])
-    tagged = any(_tag_number(row.get("tags") or (), "pair") is not None for row in usable)
-    keys: dict[tuple[int, str], tuple[int, int, int]] = {}  # (pair, arm) -> key parts
-    found: dict[tuple[Any, str], str] = {}
-    seen: dict[tuple[int, str], int] = {}
-    for row in usable:
-        arm = str(_arm_of(row))
-        index = prompts.index(row["prompt"])
-        tags = row.get("tags") or ()
-        if tagged:
-            pair = _tag_number(tags, "pair")
-            if pair is None:
-                continue
-            found[(pair, arm)] = row["iteration"]
-            keys[(pair, arm)] = (pair, index, _tag_number(tags, "repeat") or 1)
-        else:
-            k = seen.get((index, arm), 0)
-            seen[(index, arm)] = k + 1
-            found[((index, k), arm)] = row["iteration"]
-    if tagged:
-        numbered = {pair: (index, repeat) for (pair, _arm), (_, index, repeat) in keys.items()}
-    else:
-        ordered = sorted({key for key, _arm in found})
-        numbered = {n: (index, k + 1) for n, (index, k) in enumerate(ordered, start=1)}
-        renumber = {key: n for n, key in enumerate(ordered, start=1)}
-        found = {(renumber[key], arm): it for (key, arm), it in found.items()}
-    units = [
-        Unit(pair=pair, arm=arm, repeat=repeat, prompt_index=index)
-        for pair, (index, repeat) in sorted(numbered.items())
-        for arm in ARMS
-    ]
-    position = {it: n for n, it in enumerate(row["iteration"] for row in usable)}
-    # Submission order as the log saw it; arms never begun go last.
-    units.sort(key=lambda u: position.get(found.get((u.pair, u.arm), ""), len(position)))
-    first = usable[0]
-    params: dict[str, Any] = {
-        "aspect_ratio": first.get("aspect_ratio") or "16:9",
-        "loop": bool(first.get("loop")),
-    }
-    for name in ("start_image_url", "end_image_url", "callback_url", "timeout"):
-        if first.get(name) is not None:
-            params[name] = first[name]
-    plan = Plan(
-        experiment=experiment,
-        seed=None,
-        prompts=tuple(prompts),
-        repeats=max(repeat for _index, repeat in numbered.values()),
-        concurrency=4,
-        params=MappingProxyType(params),
-        order=tuple(units),
-        shown_first=_shown_first(experiment, None, numbered),
-        created_at=0.0,
-        toolkit_version="",
-    )
-    return plan, {(int(pair), arm): it for (pair, arm), it in found.items()}
+    found = [e for e in plan_events(log) if e.get("experiment") == experiment]
+    errors: list[ValidationError] = []
+    for event in found:
+        try:
+            return Plan.from_event(event)
+        except ValidationError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+    return None

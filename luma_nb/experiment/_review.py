@@ -7,6 +7,10 @@ prompt sent is the same for both videos of a pair, so it is shown above them.
 
 Saving writes ``log.rate(iteration, stars, note)``. A rating saved after Reveal is no longer
 blind: its iteration is tagged ``rated-after-reveal`` so an analysis can leave it out.
+
+Save and Reveal go through one :class:`~luma_nb._click_guard.ClickGuard` (the panel's kind):
+a second click of Save with the same rating and note within its window (2 s by default)
+writes nothing and the card says so; a double click of Reveal reveals once.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
+from luma_nb._click_guard import DEFAULT_WINDOW, ClickGuard
 from luma_nb._html import esc
 from luma_nb.display import video_html
 from luma_nb.experiment._media import playable
@@ -29,6 +34,10 @@ __all__ = ["UNBLINDED_TAG", "BlindReview", "ReviewCard", "ReviewPair"]
 UNBLINDED_TAG = "rated-after-reveal"
 LABELS = ("A", "B")
 _ARM_WORDS = {"on": "enhancement on", "off": "enhancement off"}
+_REVEALED = (
+    '<span class="luma-nb-muted">Arms revealed. Ratings saved from now on are tagged '
+    f"<code>{UNBLINDED_TAG}</code> in the session log.</span>"
+)
 
 
 class ReviewCard:
@@ -164,9 +173,21 @@ class BlindReview:
     set ``card.rating.value``, call ``card.save_button.click()``, then
     ``review.reveal_button.click()``.
 
+    Parameters
+    ----------
+    experiment : Experiment
+    embed : bool or None
+        Passed to the players (None: embed when the browser could not reach the video).
+    click_window : float
+        Seconds during which a repeated click (Save with the same rating, Reveal) does
+        nothing (default 2).
+    clock : callable, optional
+        ``clock() -> seconds`` for that window (default :func:`time.monotonic`).
+
     Attributes
     ----------
     pairs : list of ReviewPair
+    click_guard : ClickGuard
     reveal_button : ipywidgets.Button
     message : ipywidgets.HTML
         The grid's status line.
@@ -174,8 +195,16 @@ class BlindReview:
         The whole grid.
     """
 
-    def __init__(self, experiment: Experiment, *, embed: bool | None = None) -> None:
+    def __init__(
+        self,
+        experiment: Experiment,
+        *,
+        embed: bool | None = None,
+        click_window: float = DEFAULT_WINDOW,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self._experiment = experiment
+        self.click_guard = ClickGuard(click_window, clock)
         self.revealed = False
         plan = experiment.plan
         rows = {row["iteration"]: row for row in experiment.log.to_records()}
@@ -196,7 +225,7 @@ class BlindReview:
             tooltip="Show which video of each pair had enhancement on",
             layout=widgets.Layout(width="auto"),
         )
-        self.reveal_button.on_click(lambda _button: self.reveal())
+        self.reveal_button.on_click(self._reveal_clicked)
         self.message = widgets.HTML(
             '<span class="luma-nb-muted">Rate each video 1 to 5 and Save. The arms are '
             "hidden: A and B are shuffled per pair. Reveal when you are done.</span>"
@@ -224,21 +253,36 @@ class BlindReview:
             return
         note = card.note.value.strip() or None
         log = self._experiment.log
-        log.rate(card.iteration, int(stars), note)
-        if self.revealed:
-            log.tag(card.iteration, UNBLINDED_TAG)
+
+        def write() -> None:
+            log.rate(card.iteration, int(stars), note)
+            if self.revealed:
+                log.tag(card.iteration, UNBLINDED_TAG)
+
+        refusal = self.click_guard.run(
+            ("save", card.iteration), (int(stars), note), write, button=card.save_button
+        )
+        if refusal is not None:
+            said = esc(refusal.sentence("rating", "saved"))
+            card.status.value = f'<span class="luma-nb-muted">{said}</span>'
+            return
         shown = f" · {esc(note)}" if note else ""
         card.status.value = f'<span class="luma-nb-muted">saved: {int(stars)}/5{shown}</span>'
+
+    def _reveal_clicked(self, _button: object) -> None:
+        # Reveal disables its button itself, so the guard is given none to restore.
+        if self.click_guard.run("reveal", True, self.reveal) is not None:
+            self.message.value = (
+                f'{_REVEALED} <span class="luma-nb-muted">(a second click of Reveal was '
+                "ignored)</span>"
+            )
 
     def reveal(self) -> None:
         """Show which arm each video was (ratings saved afterwards are tagged unblinded)."""
         self.revealed = True
         for pair in self.pairs:
             pair.reveal.value = f"<b>Revealed</b> · {esc(pair.reveal_text())}"
-        self.message.value = (
-            '<span class="luma-nb-muted">Arms revealed. Ratings saved from now on are tagged '
-            f"<code>{UNBLINDED_TAG}</code> in the session log.</span>"
-        )
+        self.message.value = _REVEALED
         self.reveal_button.disabled = True
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

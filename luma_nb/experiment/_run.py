@@ -13,6 +13,14 @@ flight. When one finishes and more are waiting to be submitted, the update hook 
 (by raising :class:`_SlotFree`) so the next submit goes out at once instead of after the
 slowest of the batch. Everything is written to the session log as it happens: ``begin``
 before the POST, the task id before any waiting, every state change, the media path.
+
+Two processes may run the same study at once (two kernels, ``resume_experiment`` twice). The
+session log claims each video's fixed iteration id atomically across processes, so exactly one
+of them submits it; the other gets :class:`~luma_nb.session_log.IterationExistsError` from
+``begin`` and skips the video (listed in :attr:`RunReport.claimed_elsewhere`): it is being run
+by the process that claimed it, and a crash of the whole study would help nobody. A log that
+cannot be written after a paid POST stops the run with
+:class:`~luma_nb.session_log.SessionLogWriteError`, which carries the task id.
 """
 
 from __future__ import annotations
@@ -26,11 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 from luma_nb import _iteration
 from luma_nb._jupyter import display_html, html_object, in_notebook
+from luma_nb._media_policy import fetch_refusal
+from luma_nb._session_errors import IterationExistsError, SessionLogWriteError
 from luma_nb.errors import (
     AuthenticationError,
     ConfigError,
     InsufficientBalanceError,
     LumaError,
+    ValidationError,
     WaitTimeoutError,
 )
 from luma_nb.models import Task
@@ -53,9 +64,14 @@ class _SlotFree(Exception):
 
 @dataclass
 class RunReport:
-    """What one run did."""
+    """What one run did.
+
+    ``claimed_elsewhere`` lists the videos another process began first (the session log
+    refused this process's ``begin``): not submitted here, and not waited for.
+    """
 
     submitted: list[str] = field(default_factory=list)
+    claimed_elsewhere: list[str] = field(default_factory=list)
     submit_errors: dict[str, LumaError] = field(default_factory=dict)
     finished: list[str] = field(default_factory=list)
     download_errors: dict[str, LumaError] = field(default_factory=dict)
@@ -192,16 +208,24 @@ def _fill(
     while queue and len(in_flight) < plan.concurrency:
         unit = queue.popleft()
         request = plan.request(unit)
-        iteration = log.begin(
-            request,
-            backend=client.backend,
-            experiment=plan.experiment,
-            arm=unit.arm,
-            tags=unit.tags(),
-            iteration=unit.iteration(plan.experiment),
-        )
+        try:
+            iteration = log.begin(
+                request,
+                backend=client.backend,
+                experiment=plan.experiment,
+                arm=unit.arm,
+                tags=unit.tags(),
+                iteration=unit.iteration(plan.experiment),
+            )
+        except IterationExistsError as exc:
+            # Another process claimed it a moment ago and is submitting it: not twice.
+            report.claimed_elsewhere.append(exc.iteration)
+            progress.update(done=1)
+            continue
         try:
             task = _iteration.submit(log, iteration, request, client.submit)
+        except SessionLogWriteError:
+            raise  # the log cannot be written: stop, the error carries the billed task id
         except _STOPPING as exc:
             report.submit_errors[iteration] = exc
             report.stopped_by = exc
@@ -228,7 +252,14 @@ def _finish(log: SessionLog, client: Client, iteration: str, task: Task, report:
 
 def download(log: SessionLog, client: Client, iteration: str, url: str, report: RunReport) -> None:
     """Save a finished video locally (for embedding) and log where; a failure is kept, not
-    raised: the video exists and the log keeps its URL."""
+    raised: the video exists and the log keeps its URL. A URL on some private server (not
+    the simulator's) is not requested at all: an answer must not steer the kernel there."""
+    refusal = fetch_refusal(url)
+    if refusal is not None:
+        report.download_errors[iteration] = ValidationError(
+            f"the video was not saved locally: {refusal}", field="video_url"
+        )
+        return
     try:
         log.media(iteration, client.download(url))
     except LumaError as exc:

@@ -22,6 +22,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 __all__ = [
+    "bounded_edit_distance",
     "edit_distance",
     "edit_ratio",
     "mean",
@@ -211,6 +212,29 @@ def edit_distance(a: str, b: str) -> int:
             )
         previous = current
     return previous[-1]
+
+
+#: The largest table :func:`bounded_edit_distance` computes (cells): about a second.
+MAX_EDIT_CELLS = 4_000_000
+
+
+def bounded_edit_distance(a: str, b: str, limit: int = MAX_EDIT_CELLS) -> int | None:
+    """:func:`edit_distance`, or None when its table would exceed ``limit`` cells.
+
+    The table's size is known before it is computed (the texts after their common prefix and
+    suffix): a pair of huge texts (a hand-edited log) never stalls a summary.
+    """
+    start = 0
+    limit_prefix = min(len(a), len(b))
+    while start < limit_prefix and a[start] == b[start]:
+        start += 1
+    end_a, end_b = len(a), len(b)
+    while end_a > start and end_b > start and a[end_a - 1] == b[end_b - 1]:
+        end_a -= 1
+        end_b -= 1
+    if (end_a - start) * (end_b - start) > limit:
+        return None
+    return edit_distance(a, b)
 
 
 def edit_ratio(a: str, b: str) -> float:

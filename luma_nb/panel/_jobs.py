@@ -21,6 +21,7 @@ from luma_nb.panel import _scheduler
 from luma_nb.panel._messages import CANCELLED
 
 if TYPE_CHECKING:
+    from luma_nb._click_guard import Claim
     from luma_nb.panel._calls import Calls
 
 __all__ = ["ENDED", "Job", "JobBoard"]
@@ -74,6 +75,8 @@ class Job:
         The job's row (CSS class ``luma-nb-job``).
     cancel_button : ipywidgets.Button
         Stops waiting (see :meth:`cancel`).
+    claim : Claim or None
+        The click that started the job (Generate, Rerun), held until its POST is over.
     """
 
     def __init__(
@@ -84,8 +87,10 @@ class Job:
         *,
         sync: bool = False,
         parent: str | None = None,
+        claim: Claim | None = None,
     ) -> None:
         self.request = request
+        self.claim = claim
         self.iteration = iteration
         self.calls = calls
         self.sync = sync
@@ -169,6 +174,16 @@ class Job:
             self._message.value = f'<div class="{cls}">{esc(message)}</div>' if message else ""
         self._render_state()
         self.tick()
+
+    def submit_ended(self, *, nothing_sent: bool = False) -> None:
+        """The POST is over (or never happened): free the button that started the job.
+
+        ``nothing_sent``: provably nothing reached the server, so the same request may be
+        clicked again at once. Idempotent.
+        """
+        claim, self.claim = self.claim, None
+        if claim is not None:
+            claim.release(forget=nothing_sent)
 
     def tick(self) -> None:
         """Refresh the elapsed time."""

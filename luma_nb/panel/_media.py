@@ -6,6 +6,11 @@ they are, and the widget state stays small. Media the browser cannot reach (the 
 through the panel's client and embedded as a ``data:`` URL, within the display's embed cap.
 The panel does this itself rather than through ``display``'s fetcher because its client may
 be asynchronous and its cache folder its own.
+
+What may be embedded is :mod:`luma_nb._media_policy`'s decision: a local copy only when it is
+media inside a media cache, and only for a URL luma_nb may fetch from (public, or the
+simulator's: not some other loopback or private server named by an answer or a log row).
+Before downloading a URL for the page, ask :func:`may_fetch`.
 """
 
 from __future__ import annotations
@@ -13,11 +18,17 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from luma_nb._html import IMAGE, VIDEO, esc, file_data_url, safe_url
+from luma_nb._html import IMAGE, VIDEO, esc, safe_url
+from luma_nb._media_policy import fetch_refusal, read_media
 from luma_nb.display import embed_limit, needs_embedding, video_html
 from luma_nb.models import Video
 
-__all__ = ["card_html", "source", "thumbnail_html"]
+__all__ = ["card_html", "may_fetch", "source", "thumbnail_html"]
+
+
+def may_fetch(url: str | None) -> bool:
+    """Whether the panel may download ``url`` to show it (see :mod:`luma_nb._media_policy`)."""
+    return bool(url) and fetch_refusal(str(url)) is None
 
 
 def source(url: str | None, local: Path | None, family: str) -> str | None:
@@ -26,13 +37,9 @@ def source(url: str | None, local: Path | None, family: str) -> str | None:
         return None
     if not needs_embedding(url):
         return safe_url(url, data=(family,))
-    if local is None:
+    if local is None or not may_fetch(url):
         return None
-    try:
-        data_url, _ = file_data_url(local, family, embed_limit())
-    except OSError:
-        return None
-    return data_url
+    return read_media(local, family, embed_limit()).data_url
 
 
 def card_html(video: Video, video_file: Path | None, poster_file: Path | None) -> str:

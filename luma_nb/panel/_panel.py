@@ -9,13 +9,17 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from luma_nb import _iteration
-from luma_nb._html import CSS, IMAGE
+from luma_nb._click_guard import DEFAULT_WINDOW, Claim, ClickGuard, Refusal
+from luma_nb._html import CSS
+from luma_nb._media_policy import fetch_refusal
 from luma_nb.display import needs_embedding
 from luma_nb.errors import (
     LumaError,
     SubmitOutcomeUnknownError,
+    TransportError,
     ValidationError,
     WaitTimeoutError,
+    proves_nothing_billed,
 )
 from luma_nb.models import Video, VideoRequest
 from luma_nb.panel import _scheduler
@@ -23,11 +27,13 @@ from luma_nb.panel._backend import BackendBar
 from luma_nb.panel._calls import Calls
 from luma_nb.panel._code import request_code
 from luma_nb.panel._form import Form
+from luma_nb.panel._generate import GenerateBar, intent
 from luma_nb.panel._history import History
 from luma_nb.panel._jobs import Job, JobBoard
-from luma_nb.panel._media import card_html, source
+from luma_nb.panel._media import card_html
 from luma_nb.panel._messages import human_message
 from luma_nb.panel._results import ResultCard, Results
+from luma_nb.panel._thumbnails import Thumbnails
 from luma_nb.panel._uploader import Uploader
 
 if TYPE_CHECKING:
@@ -48,8 +54,13 @@ _PANEL_CSS = """
 """.replace("\n", "")
 
 
-class _NotSent(LumaError):
-    """A job cancelled before its request was sent: nothing was submitted or billed."""
+class _NotSent(TransportError):
+    """A job cancelled before its request was sent: nothing was submitted or billed.
+
+    A transport error because, like a connection that failed before a byte went out, it
+    proves that no task exists (:func:`~luma_nb.errors.proves_nothing_billed`): the log
+    records the iteration as ``failed``, not ``outcome_unknown``.
+    """
 
 
 def _api_client(token: str) -> AsyncClient:
@@ -77,6 +88,12 @@ class Panel:
         ``uploader(data: bytes, filename: str) -> str`` puts a local keyframe image somewhere
         public and returns its URL; without one, local files cannot be used (the API fetches
         keyframes itself) and the panel says so.
+    click_window : float
+        Seconds during which a second click of Generate on an unchanged form, of a card's
+        Rerun, or of Save with the same rating, is ignored (default 2; see "Double clicks"
+        in ``docs/panel.md``).
+    clock : callable, optional
+        ``clock() -> seconds`` for that window (default :func:`time.monotonic`).
 
     Attributes
     ----------
@@ -88,6 +105,8 @@ class Panel:
         The client new jobs use (a pasted token replaces it).
     log : SessionLog
         Where iterations are recorded.
+    click_guard : ClickGuard
+        Lets one click per intent through (Generate, Rerun, Save).
 
     Examples
     --------
@@ -101,6 +120,8 @@ class Panel:
         session: SessionLog | None = None,
         *,
         uploader: Uploader | None = None,
+        click_window: float = DEFAULT_WINDOW,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if client is None:
             from luma_nb.backend import connect
@@ -117,6 +138,7 @@ class Panel:
             )
         self.client: AsyncClient | Client = client
         self.log: SessionLog = session
+        self.click_guard = ClickGuard(click_window, clock)
         self.jobs: list[Job] = []
         self._first_client = client
         self._client_for_token: Callable[[str], AsyncClient | Client] = _api_client
@@ -124,10 +146,9 @@ class Panel:
         self._ticker: asyncio.Task[None] | None = None
         #: How often the job rows' elapsed times are refreshed while jobs run.
         self.tick_seconds = 1.0
-        self._thumbs: dict[str, str | None] = {}
-        self._fetching: set[str] = set()
+        self._thumbnails = Thumbnails(lambda: self.client, self._scheduler.start, self.refresh)
 
-        form = self._form = Form(uploader, self._scheduler.start, self._row_thumbnail)
+        form = self._form = Form(uploader, self._scheduler.start, self._thumbnails.src)
         # The contract's widget names, so tests and notebooks can drive the panel.
         self.prompt = form.prompt
         self.action = form.action
@@ -146,17 +167,13 @@ class Panel:
         self.callback_url = form.callback_url
         self.mode = form.mode
 
-        self.generate_button = widgets.Button(
-            description="Generate", button_style="primary", icon="play"
-        )
-        self.generate_button.add_class("luma-nb-generate")
-        self.generate_button.on_click(self._on_generate)
-        self.form_message = widgets.HTML()
-        self.form_message.add_class("luma-nb-form-status")
+        self._bar = GenerateBar(form, self.click_guard, self._submit)
+        self.generate_button = self._bar.button
+        self.form_message = self._bar.message
 
         self.board = JobBoard()
         self.results = Results()
-        self.history = History(self.restore, self._row_thumbnail)
+        self.history = History(self.restore, self._thumbnails.src)
         self.history.refresh_button.on_click(lambda _b: self.refresh())
         self._backend = BackendBar(self._use_token, self._use_simulator)
         self.token = self._backend.token
@@ -169,10 +186,7 @@ class Panel:
                 ),
                 self._backend.widget,
                 form.widget,
-                widgets.HBox(
-                    [self.generate_button, self.form_message],
-                    layout=widgets.Layout(align_items="center"),
-                ),
+                self._bar.widget,
                 widgets.HTML("<h4>Jobs</h4>"),
                 self.board.box,
                 widgets.HTML("<h4>Results</h4>"),
@@ -216,9 +230,7 @@ class Panel:
         return self._form.request()
 
     def _validate(self) -> None:
-        problem = self._form.problem()
-        self.form_message.value = self._form.message_html(problem)
-        self.generate_button.disabled = bool(problem)
+        self._bar.show()
 
     def restore(self, iteration: str) -> None:
         """Put an iteration's settings (from the session log) back into the form.
@@ -259,22 +271,41 @@ class Panel:
         ------
         luma_nb.ValidationError
             When the form is invalid (nothing is logged or sent).
-        """
-        request = self.request()
-        parent = None
-        if request.action == "extend":
-            parent = self._form.video_reference()[2]
-            if parent is None and request.video_id is not None:
-                parent = self.log.find(video_id=request.video_id)
-        return self._start(request, sync=self._form.sync, parent=parent)
 
-    def _start(self, request: VideoRequest, *, sync: bool, parent: str | None) -> Job:
-        calls = Calls(self.client)
-        iteration = _iteration.begin(self.log, request, backend=calls.backend, parent=parent)
-        job = Job(request, iteration, calls, sync=sync, parent=parent)
-        self.jobs.append(job)
-        self.board.add(job)
-        job.future = self._scheduler.start(self._run(job), lambda task: self._ended(job, task))
+        Notes
+        -----
+        Unlike a click, a call is not checked for doubles: each call is a new job.
+        """
+        return self._submit(self.request(), None)
+
+    def _submit(self, request: VideoRequest, claim: Claim | None) -> Job:
+        try:
+            parent = None
+            if request.action == "extend":
+                parent = self._form.video_reference()[2]
+                if parent is None and request.video_id is not None:
+                    parent = self.log.find(video_id=request.video_id)
+        except BaseException:
+            if claim is not None:
+                claim.release(forget=True)  # nothing was started
+            raise
+        return self._start(request, sync=self._form.sync, parent=parent, claim=claim)
+
+    def _start(
+        self, request: VideoRequest, *, sync: bool, parent: str | None, claim: Claim | None = None
+    ) -> Job:
+        """Log and schedule a job; once scheduled, the job releases ``claim`` after its POST."""
+        try:
+            calls = Calls(self.client)
+            iteration = _iteration.begin(self.log, request, backend=calls.backend, parent=parent)
+            job = Job(request, iteration, calls, sync=sync, parent=parent, claim=claim)
+            self.jobs.append(job)
+            self.board.add(job)
+            job.future = self._scheduler.start(self._run(job), lambda task: self._ended(job, task))
+        except BaseException:
+            if claim is not None:
+                claim.release(forget=True)  # nothing was scheduled, so nothing was sent
+            raise
         if self._ticker is None or self._ticker.done():
             self._ticker = self._scheduler.start(self._tick())
         self.refresh()
@@ -293,12 +324,25 @@ class Panel:
                 raise  # not our Cancel button: the loop itself is going away
             return None
         except Exception as exc:  # every failure becomes a sentence on the row
-            self._failed(job, exc)
+            if job.cancel_requested:
+                # Our Cancel, surfacing as an error (a client may turn a POST interrupted
+                # in flight into SubmitOutcomeUnknownError): the row says what Cancel means.
+                job.error = exc
+                job.set_state("cancelled", job.cancelled_message())
+            else:
+                self._failed(job, exc)
             return None
 
     async def _steps(self, job: Job, loop: asyncio.AbstractEventLoop) -> Video:
         log = self.log
-        task = await job.calls.submit(log, job.iteration, job.request, sync=job.sync)
+        try:
+            task = await job.calls.submit(log, job.iteration, job.request, sync=job.sync)
+        except BaseException as exc:
+            # The POST is over: its button may be clicked again, at once if it provably
+            # spent nothing.
+            job.submit_ended(nothing_sent=isinstance(exc, Exception) and proves_nothing_billed(exc))
+            raise
+        job.submit_ended()
         self._show_task(job, task)
         if not task.is_terminal:
 
@@ -322,6 +366,7 @@ class Panel:
                 on_rerun=self._rerun,
                 code=lambda done: request_code(done.request, sync=done.sync),
                 on_rate=self._rate,
+                guard=self.click_guard,
             )
         )
         job.set_state("completed", note)
@@ -332,20 +377,25 @@ class Panel:
         video_file: Path | None = None
         poster_file: Path | None = None
         note = ""
-        try:
-            video_file = await job.calls.download(video.video_url)
-        except LumaError as exc:
-            # The video exists; a failed local copy must not lose it. The log keeps its URL.
-            note = f"The video is ready but could not be saved locally: {human_message(exc)}"
+        refusal = fetch_refusal(video.video_url)
+        if refusal is not None:
+            # An answer naming some private server must not make the kernel request it.
+            note = f"The video is ready but was not saved locally: {refusal}."
         else:
-            self.log.media(job.iteration, video_file)
+            try:
+                video_file = await job.calls.download(video.video_url)
+            except LumaError as exc:
+                # The video exists; a failed local copy must not lose it. The log keeps its URL.
+                note = f"The video is ready but could not be saved locally: {human_message(exc)}"
+            else:
+                self.log.media(job.iteration, video_file)
         thumb = video.thumbnail_url
-        if thumb and needs_embedding(thumb):
+        if thumb and needs_embedding(thumb) and fetch_refusal(thumb) is None:
             try:
                 poster_file = await job.calls.download(thumb)
             except LumaError:
                 poster_file = None  # a poster is cosmetic: the player works without it
-            self._thumbs[thumb] = source(thumb, poster_file, IMAGE)
+            self._thumbnails.keep(thumb, poster_file)
         return card_html(video, video_file, poster_file), note
 
     def _show_task(self, job: Job, task: Any) -> None:
@@ -355,6 +405,7 @@ class Panel:
             self.history.show(self.log.to_records())  # the history's state word follows
 
     def _never_sent(self, job: Job) -> None:
+        job.submit_ended(nothing_sent=True)
         self.log.submit_failed(job.iteration, _NotSent("cancelled before the request was sent"))
         job.set_state("cancelled", "Cancelled before anything was sent: nothing was submitted.")
 
@@ -373,6 +424,7 @@ class Panel:
             self._never_sent(job)  # cancelled before its first step: the coroutine never ran
         elif job.running:
             job.set_state("cancelled", job.cancelled_message())
+        job.submit_ended()  # however the job ended, its button is free again
         if self._ticker is not None and not any(other.running for other in self.jobs):
             # Nothing left to time: stop the ticker now (a new job starts a new one).
             _scheduler.cancel(self._ticker)
@@ -402,26 +454,24 @@ class Panel:
 
     # ------------------------------------------------------------------ buttons
 
-    def _on_generate(self, _button: object) -> None:
-        # A click handler must never raise: the error would only reach the kernel's log.
-        try:
-            self.submit()
-        except ValidationError:
-            self._validate()
-        except Exception as exc:
-            self.form_message.value = self._form.message_html(human_message(exc))
-
     def _extend_this(self, job: Job) -> None:
         self.refresh()
         self.action.value = "extend"
         self._form.choose_video(job.iteration)
         self._validate()
 
-    def _rerun(self, job: Job) -> None:
+    def _rerun(self, job: Job, button: object) -> None:
+        # One guard key per source result: its Rerun is busy until the new job's POST ends.
+        claim = self.click_guard.claim(
+            ("rerun", job.iteration), intent(job.request, job.sync), button=button
+        )
+        if isinstance(claim, Refusal):
+            self._bar.refused(claim)
+            return
         try:
-            self._start(job.request, sync=job.sync, parent=job.parent)
-        except Exception as exc:
-            self.form_message.value = self._form.message_html(human_message(exc))
+            self._start(job.request, sync=job.sync, parent=job.parent, claim=claim)
+        except Exception as exc:  # a click handler must never raise
+            self._bar.say(human_message(exc))
 
     def _rate(self, job: Job, stars: int, note: str) -> None:
         self.log.rate(job.iteration, stars, note.strip() or None)
@@ -449,33 +499,3 @@ class Panel:
 
             self.client = connect(backend="simulator", asynchronous=True, banner=False)
         self._backend.show(self.client.backend, "Back on the simulator; the token is forgotten.")
-
-    # ------------------------------------------------------------------ thumbnails
-
-    def _row_thumbnail(self, row: dict[str, Any]) -> str | None:
-        """A src for a log row's thumbnail; fetched in the background when not yet local."""
-        url = row.get("thumbnail_url")
-        if not isinstance(url, str) or not url:
-            return None
-        if url in self._thumbs:
-            return self._thumbs[url]
-        if not needs_embedding(url):
-            return source(url, None, IMAGE)
-        calls = Calls(self.client)
-        cached = calls.cached(url)
-        if cached is not None:
-            self._thumbs[url] = source(url, cached, IMAGE)
-            return self._thumbs[url]
-        if url not in self._fetching:
-            self._fetching.add(url)
-            self._scheduler.start(self._fetch_thumbnail(calls, url))
-        return None
-
-    async def _fetch_thumbnail(self, calls: Calls, url: str) -> None:
-        try:
-            path = await calls.download(url)
-        except Exception:
-            self._thumbs[url] = None  # shown as a placeholder; not retried
-            return
-        self._thumbs[url] = source(url, path, IMAGE)
-        self.refresh()

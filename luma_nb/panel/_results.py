@@ -8,23 +8,30 @@ note, saved to the session log.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from luma_nb._html import esc
 
 if TYPE_CHECKING:
+    from luma_nb._click_guard import ClickGuard
     from luma_nb.panel._jobs import Job
 
 __all__ = ["ResultCard", "Results"]
 
 JobAction = Callable[["Job"], None]
+#: ``on_rerun(job, button)``: the button shows the rerun's submit in flight.
+RerunAction = Callable[["Job", Any], None]
 RateAction = Callable[["Job", int, str], None]
 
 
 class ResultCard:
-    """One finished job's card and its buttons."""
+    """One finished job's card and its buttons.
+
+    Save goes through ``guard``: a second click with the same rating and note within the
+    guard's window writes nothing (and says so).
+    """
 
     def __init__(
         self,
@@ -32,9 +39,10 @@ class ResultCard:
         html: str,
         *,
         on_extend: JobAction,
-        on_rerun: JobAction,
+        on_rerun: RerunAction,
         code: Callable[[Job], str],
         on_rate: RateAction,
+        guard: ClickGuard,
     ) -> None:
         self.job = job
         self.player = widgets.HTML(html)
@@ -45,7 +53,7 @@ class ResultCard:
         for button in (self.extend_button, self.rerun_button, self.code_button):
             button.layout = widgets.Layout(width="auto")
         self.extend_button.on_click(lambda _b: on_extend(job))
-        self.rerun_button.on_click(lambda _b: on_rerun(job))
+        self.rerun_button.on_click(lambda button: on_rerun(job, button))
         self.code_area = widgets.Textarea(
             disabled=False,
             layout=widgets.Layout(width="100%", height="9em", display="none"),
@@ -80,11 +88,20 @@ class ResultCard:
         )
 
         def save(_button: object) -> None:
-            stars = self.rating.value
+            stars, text = self.rating.value, self.note.value
             if stars is None:
                 return
-            on_rate(job, int(stars), self.note.value)
-            note = f" · {esc(self.note.value)}" if self.note.value.strip() else ""
+            refusal = guard.run(
+                ("rate", job.iteration),
+                (int(stars), text.strip()),
+                lambda: on_rate(job, int(stars), text),
+                button=self.save_button,
+            )
+            if refusal is not None:
+                said = esc(refusal.sentence("rating", "saved"))
+                self.saved.value = f'<span class="luma-nb-muted">{said}</span>'
+                return
+            note = f" · {esc(text)}" if text.strip() else ""
             self.saved.value = f'<span class="luma-nb-muted">saved: {int(stars)}/5{note}</span>'
 
         self.save_button.on_click(save)

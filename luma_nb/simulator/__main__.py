@@ -17,7 +17,10 @@ from ._clock import ScaledClock
 from ._engine import Simulator
 from ._faults import parse_faults
 from ._ratelimit import parse_rate_limit
+from ._response import ERRORS
 from ._server import SimulatorServer, is_loopback
+from ._sizes import parse_video_size
+from ._variants import Variants
 
 __all__ = ["main"]
 
@@ -32,8 +35,27 @@ fault plan, repeatable; comma-separated key=value items (';' separates plans):
   malformed=RATE                  answer 200 with truncated JSON or an HTML page
   stuck=RATE                      the task stays processing forever
   fail=RATE[:CODE]                the task fails with CODE (default api_error)
+  error=RATE:CODE                 answer the error CODE (its status and message), e.g.
+                                  token_expired, token_mismatched, disabled, used_up
   on=videos+tasks+media           endpoints the request faults hit (default videos+tasks)
 example: --faults "5xx=0.1:2,drop=0.05,slow=0.1:2,malformed=0.05,stuck=0.02,fail=0.1,429=0.05"
+"""
+
+_VARIANT_HELP = """\
+answer shapes among those the spec lists, repeatable; comma-separated key=value:
+  error_success=BOOL     add "success": false to error envelopes (default false: the
+                         provider's published errors carry only error and trace_id)
+  error_string=BOOL      "error": "<message>", a bare string (default false)
+  ack=SHAPE              async acknowledgement: task_id | trace (default, task_id and
+                         trace_id) | success | data ({data: {task_id}}) | id
+  ack_status=200|202     its HTTP status (default 200)
+  success_trace_id=BOOL  trace_id in success bodies (default true)
+  queued=SHAPE           a queued record's response: missing (default) | null | state
+  running_state=WORD     the running state's word (default processing; e.g. dreaming)
+  failed_state=WORD      a failed task's state (default failed; e.g. error, cancelled)
+  top_level_state=BOOL   records also carry state at the top level (default false)
+  batch_count=items|total  retrieve_batch count: items answered (default) or all tasks
+example: --variant error_success=true,queued=null,ack=task_id
 """
 
 
@@ -120,11 +142,49 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated words refused with 403 forbidden (default nsfw,gore)",
     )
     parser.add_argument("--media-host", default=None, help="host name used in media URLs")
+    parser.add_argument("--variant", action="append", default=[], help=_VARIANT_HELP)
+    parser.add_argument(
+        "--token-error",
+        action="append",
+        default=[],
+        metavar="TOKEN=CODE",
+        help="answer requests with this token with an error CODE, repeatable, e.g.\n"
+        "  old-token=token_expired  other-api=token_mismatched  off=disabled\n"
+        f"codes: {', '.join(ERRORS)}",
+    )
+    parser.add_argument(
+        "--video-size",
+        default="compact",
+        help="clip sizes: compact (default, ~83 kilopixels, fast), service (the real\n"
+        "service's: 1360x752 text-only, 1552x656 with a keyframe or extend, for 16:9;\n"
+        "~1 s a render) or WxH for every clip; reported sizes match the files",
+    )
     parser.add_argument("--log", action="store_true", help="access log on stderr")
     parser.add_argument(
-        "--allow-remote", action="store_true", help="allow binding a non-loopback address"
+        "--allow-remote",
+        action="store_true",
+        help="allow binding a non-loopback address (requires --token: an open simulator\n"
+        "on the network would let anyone use it)",
+    )
+    parser.add_argument(
+        "--allow-remote-fetch",
+        action="store_true",
+        help="let callback_url and start/end_image_url reach non-loopback addresses\n"
+        "(default: loopback only, so the simulator is no relay into your network)",
     )
     return parser
+
+
+def _token_errors(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        token, sep, code = item.rpartition("=")
+        if not sep or not token or code not in ERRORS:
+            raise ValueError(
+                f"--token-error {item!r} must be TOKEN=CODE with CODE one of {', '.join(ERRORS)}"
+            )
+        out[token] = code
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,7 +197,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"error: --host {args.host} is not a loopback address; "
             "binding it exposes the simulator, pass --allow-remote to do so\n",
         )
+    if args.allow_remote and not any(token.strip() for token in args.token or ()):
+        parser.exit(
+            2,
+            "error: --allow-remote needs --token: a simulator reachable from the network must "
+            "accept only the tokens you give it\n",
+        )
+    if args.token is not None and not all(token.strip() for token in args.token):
+        parser.exit(2, "error: --token must not be empty\n")
     try:
+        variants = Variants()
+        for text in args.variant:
+            variants = Variants.parse(text, variants)
         faults = [plan for text in args.faults for plan in parse_faults(text)]
         rate_limit = parse_rate_limit(args.rate_limit) if args.rate_limit else None
         raw_seed = args.seed if args.seed is not None else secrets.token_hex(4)
@@ -151,6 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             rate_limit=rate_limit,
             task_failure_rate=args.task_failure_rate,
             faults=faults,
+            allow_remote_fetch=args.allow_remote_fetch,
+            variants=variants,
+            token_errors=_token_errors(args.token_error),
+            video_size=parse_video_size(args.video_size),
         )
     except ValueError as exc:
         parser.exit(2, f"error: {exc}\n")
@@ -177,7 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"luma simulator: api {server.url}, media {server.media_url}, speed {args.speed:g}x, "
             f"seed {raw_seed}"
-            + (f", faults {';'.join(p.to_text() for p in faults)}" if faults else ""),
+            + (f", faults {';'.join(p.to_text() for p in faults)}" if faults else "")
+            + (f", variants {variants.to_text()}" if variants.to_text() else "")
+            + (", remote fetches allowed" if args.allow_remote_fetch else ""),
             file=sys.stderr,
             flush=True,
         )

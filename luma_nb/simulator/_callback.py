@@ -4,6 +4,10 @@ The service's retry policy is undocumented (spec open question 3). The simulator
 ``1 + len(retry_delays)`` times, waiting ``retry_delays[i]`` client (wall) seconds before retry
 ``i + 1``; any 2xx answer counts as delivered. Failed tasks are called back too, with the
 failure body. Deliveries never run on a request thread, so a slow receiver cannot stall the API.
+
+Every POST goes through the simulator's :class:`~._netguard.AddressPolicy` (loopback only by
+default): the address is checked again at delivery time and the connection goes to the checked
+address; redirects are not followed (a 3xx is a failed attempt).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, Literal
 import httpx
 
 from ._clock import Clock
+from ._netguard import AddressPolicy, AddressRefused, GuardedTransport, refusal_message
 
 __all__ = ["CallbackDelivery", "CallbackDispatcher"]
 
@@ -70,7 +75,10 @@ class CallbackDispatcher:
     body_for : callable
         ``body_for(task_id)`` returns the body to POST.
     transport : httpx.BaseTransport, optional
-        Used instead of real HTTP (tests capture deliveries with it).
+        Used instead of real HTTP (tests capture deliveries with it); it only ever sees
+        requests that ``policy`` allowed.
+    policy : AddressPolicy, optional
+        Where callbacks may go (default: loopback only).
     retry_delays : sequence of float
         Wall seconds before each retry.
     timeout : float
@@ -83,12 +91,14 @@ class CallbackDispatcher:
         body_for: Callable[[str], dict[str, Any]],
         *,
         transport: httpx.BaseTransport | None = None,
+        policy: AddressPolicy | None = None,
         retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
         timeout: float = 5.0,
     ) -> None:
         self._clock = clock
         self._body_for = body_for
         self._transport = transport
+        self._policy = policy if policy is not None else AddressPolicy()
         self._retry_delays = tuple(float(d) for d in retry_delays)
         self._timeout = timeout
         self._entries: list[_Entry] = []
@@ -166,7 +176,7 @@ class CallbackDispatcher:
 
     def _run(self) -> None:
         client = httpx.Client(
-            transport=self._transport,
+            transport=GuardedTransport(self._policy, self._transport),
             timeout=self._timeout,
             headers={"user-agent": "luma-simulator-callback/1"},
         )
@@ -197,6 +207,8 @@ class CallbackDispatcher:
             code = response.status_code
             if not response.is_success:
                 error = f"HTTP {code}"
+        except AddressRefused:
+            error = refusal_message("callback_url")
         except Exception as exc:  # any failure of the receiver counts as a failed attempt
             error = f"{type(exc).__name__}: {exc}"
         with self._cond:

@@ -9,42 +9,28 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
 from ._callback import CallbackDelivery, CallbackDispatcher
 from ._clock import Clock, ScaledClock
-from ._enhance import enhance_prompt
 from ._faults import FaultDecision, FaultInjector, FaultPlan, parse_faults
-from ._keyframe import (
-    ImageFetcher,
-    OwnThumbnail,
-    decode_data_url,
-    default_image_fetcher,
-    looks_like_image,
-)
+from ._keyframe import ImageFetcher, guarded_image_fetcher
 from ._library import MediaLibrary
-from ._range import serve_bytes
+from ._netguard import AddressPolicy
 from ._ratelimit import RateLimiter, parse_rate_limit
-from ._response import (
-    DROP,
-    REFUSE,
-    Rejection,
-    SimResponse,
-    bad_request,
-    error_response,
-    html_page,
-    json_response,
-)
-from ._routes import parse_media_path, parse_media_url, route
+from ._response import DROP, ERRORS, REFUSE, Rejection, SimResponse, coded, html_page
+from ._routes import route
+from ._sizes import VideoSize, parse_video_size
 from ._stats import JournalEntry, SimStats, StatsBook
-from ._task import Account, Keyframe, Task, new_object_id, new_uuid, plan
-from ._validation import SubmitRequest, parse_json_object, parse_submit
+from ._submit import SubmitPart
+from ._task import Account, Task, new_uuid
+from ._validation import short
+from ._variants import Variants
 
 if TYPE_CHECKING:
-    from ._media import ClipSpec, RenderedClip
     from ._transport import SimulatorTransport
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MEDIA_BASE_URL", "Simulator"]
@@ -52,10 +38,10 @@ __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MEDIA_BASE_URL", "Simulator"]
 DEFAULT_BASE_URL = "https://api.luma-simulator.invalid"
 DEFAULT_MEDIA_BASE_URL = "https://media.luma-simulator.invalid"
 MAX_BODY_BYTES = 32 * 1024 * 1024
-SEGMENT_SECONDS = 5.0
 
 HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
 FaultsLike = FaultPlan | str | Sequence[FaultPlan | str] | None
+VariantsLike = Variants | str | None
 
 
 def _faults_tuple(faults: FaultsLike) -> tuple[FaultPlan, ...]:
@@ -91,11 +77,27 @@ def _bearer(value: str | None) -> str:
     return "" if value.lower() == "bearer" else value
 
 
-def _short(url: str, limit: int = 80) -> str:
-    return url if len(url) <= limit else url[: limit - 3] + "..."
+def _variants(value: VariantsLike) -> Variants:
+    if value is None:
+        return Variants()
+    if isinstance(value, str):
+        return Variants.parse(value)
+    if not isinstance(value, Variants):
+        raise TypeError(f"variants must be a Variants or its text, got {value!r}")
+    return value
 
 
-class Simulator:
+def _token_errors(value: Mapping[str, str] | None) -> dict[str, str]:
+    out = dict(value or {})
+    for token, code in out.items():
+        if not token or code not in ERRORS:
+            raise ValueError(
+                f"token_errors maps non-empty tokens to codes of {', '.join(ERRORS)}; got {code!r}"
+            )
+    return out
+
+
+class Simulator(SubmitPart):
     """A faithful, seeded model of the Ace Data Cloud Luma API (``/luma/videos``, ``/luma/tasks``).
 
     Parameters
@@ -126,10 +128,31 @@ class Simulator:
     base_url, media_base_url : str
         The API's base URL, and the base of the media URLs put in responses. A loopback server
         replaces both when it starts.
+    allow_remote_fetch : bool
+        ``False`` (default): callbacks and keyframe fetches reach only loopback addresses
+        (127.0.0.0/8, ``::1``, names resolving to nothing else), checked before any connection
+        and again on every redirect; any other ``callback_url`` / ``start_image_url`` /
+        ``end_image_url`` is refused with 400 ``bad_request`` in one fixed sentence. ``True``:
+        any http(s) address. This holds whatever fetcher or transport is plugged in below.
     image_fetcher : callable, optional
-        ``fetch(url) -> bytes`` for http(s) keyframes (default: an httpx GET, 5 s timeout).
+        ``fetch(url) -> bytes`` for http(s) keyframes the address policy allowed (default: a
+        guarded httpx GET, 5 s timeout, redirects re-checked hop by hop).
     callback_transport : httpx.BaseTransport, optional
-        Transport for callback POSTs (tests capture them); default real HTTP.
+        Transport for callback POSTs (tests capture them); default real HTTP. It only sees
+        requests the address policy allowed, sent to the checked address.
+    variants : Variants or str, optional
+        The shapes of the answers, among those the spec lists (see :class:`Variants`): error
+        envelopes without ``success`` by default, a queued record's ``response`` missing or
+        ``null``, the acknowledgement's keys, state words...
+    token_errors : mapping of str to str, optional
+        ``{token: code}``: requests with that bearer token are answered with that error code of
+        the spec's table (``token_mismatched`` 400, ``token_expired`` 401, ``disabled`` 400,
+        ``used_up`` 403...), its status and message.
+    video_size : {"compact", "service"} or (int, int) or str
+        Clip sizes: ``compact`` (default, ~83 kilopixels, fast), ``service`` (the real
+        service's: 1360x752 text-only, 1552x656 with a keyframe or extend, for 16:9), or one
+        fixed ``(width, height)`` / ``"WxH"``. The reported ``video_width`` /
+        ``video_height`` are always those of the file served.
     callback_retry_delays : sequence of float
         Wall seconds before each callback retry (so ``1 + len(delays)`` attempts in all).
     max_cached_clips : int
@@ -152,8 +175,12 @@ class Simulator:
         faults: FaultsLike = None,
         base_url: str = DEFAULT_BASE_URL,
         media_base_url: str = DEFAULT_MEDIA_BASE_URL,
+        allow_remote_fetch: bool = False,
         image_fetcher: ImageFetcher | None = None,
         callback_transport: httpx.BaseTransport | None = None,
+        variants: VariantsLike = None,
+        token_errors: Mapping[str, str] | None = None,
+        video_size: VideoSize = "compact",
         callback_retry_delays: Sequence[float] = (1.0, 2.0, 4.0),
         max_cached_clips: int = 32,
         journal_size: int = 10_000,
@@ -182,7 +209,11 @@ class Simulator:
         if isinstance(rate_limit, str):
             rate_limit = parse_rate_limit(rate_limit)
         self._limiter = RateLimiter(*rate_limit, self.clock) if rate_limit else None
-        self._fetch = image_fetcher or default_image_fetcher
+        self.address_policy = AddressPolicy(allow_remote=bool(allow_remote_fetch))
+        self._fetch = image_fetcher or guarded_image_fetcher(self.address_policy)
+        self.variants = _variants(variants)
+        self.token_errors: Mapping[str, str] = MappingProxyType(_token_errors(token_errors))
+        self.video_size = parse_video_size(video_size)
         self._account = Account.from_seed(seed)
         self._lock = threading.RLock()
         self._credits = credits
@@ -195,10 +226,11 @@ class Simulator:
             self.clock,
             self._callback_body,
             transport=callback_transport,
+            policy=self.address_policy,
             retry_delays=callback_retry_delays,
         )
         self._closed = threading.Event()
-        self._dims: dict[str, tuple[int, int]] = {}
+        self._dims: dict[tuple[str, bool], tuple[int, int]] = {}
 
     # -- public inspection -----------------------------------------------------------------
 
@@ -235,39 +267,9 @@ class Simulator:
         """Callback deliveries, in the order the tasks were created."""
         return self._dispatcher.snapshot()
 
-    def _find(self, task_id: str) -> Task | None:
-        with self._lock:
-            return self._tasks.get(task_id)
-
-    def _task(self, task_id: str) -> Task:
-        with self._lock:
-            return self._tasks[task_id]
-
-    def record(self, task_id: str) -> dict[str, Any]:
-        """The task record ``retrieve`` would answer now.
-
-        Raises
-        ------
-        KeyError
-            For an unknown task id.
-        """
-        task = self._task(task_id)
-        return task.record_at(self.clock.now(), self._account, self.media_base_url)
-
     def state(self, task_id: str) -> str:
         """The state of a task now (``queued``, ``pending``, ``processing``, ``completed``...)."""
         return self._task(task_id).state_at(self.clock.now())
-
-    def clip(self, task_id: str) -> RenderedClip:
-        """The task's clip, rendered on first use and cached (whatever the task's state).
-
-        Raises
-        ------
-        KeyError
-            For an unknown task id.
-        """
-        task = self._task(task_id)
-        return self._library.get(task.task_id, lambda: self._render(task))
 
     # -- faces and lifecycle -----------------------------------------------------------------
 
@@ -382,19 +384,19 @@ class Simulator:
             response = self._server_error(decision.error_status, trace_id)
             applied.append(str(decision.error_status))
         elif decision.rate_limited:
-            response = error_response(
-                429,
-                "too_many_requests",
-                "Too many requests, please slow down.",
-                trace_id,
-                {"retry-after": str(math.ceil(decision.retry_after))},
+            retry_after = {"retry-after": str(math.ceil(decision.retry_after))}
+            response = coded("too_many_requests", headers=retry_after).response(
+                trace_id, self.variants
             )
             applied.append("429")
+        elif decision.error_code is not None:
+            response = coded(decision.error_code).response(trace_id, self.variants)
+            applied.append(f"error_{decision.error_code}")
         else:
             try:
                 response = self._dispatch(method, path, headers, body, endpoint, trace_id)
             except Rejection as rejection:
-                response = rejection.response(trace_id)
+                response = rejection.response(trace_id, self.variants)
             if decision.drop_after:
                 return DROP, ("drop_after",)
             if decision.malformed is not None and 200 <= response.status < 300:
@@ -405,15 +407,11 @@ class Simulator:
             applied.append("slow")
         return response, tuple(applied)
 
-    @staticmethod
-    def _server_error(status: int, trace_id: str) -> SimResponse:
+    def _server_error(self, status: int, trace_id: str) -> SimResponse:
         if status == 502:
             return html_page(502)
-        if status == 503:
-            return error_response(
-                503, "busy", "The service is busy, please try again later.", trace_id
-            )
-        return error_response(500, "api_error", "Internal server error.", trace_id)
+        code = "busy" if status == 503 else "api_error"
+        return coded(code).response(trace_id, self.variants)
 
     @staticmethod
     def _malformed(response: SimResponse, kind: str) -> SimResponse:
@@ -435,253 +433,26 @@ class Simulator:
         trace_id: str,
     ) -> SimResponse:
         if endpoint is None:
-            raise Rejection(404, "no_api", f"No API found for {method} {path}.")
+            raise coded("no_api", f"No API found for {method} {short(path)}.")
         if endpoint == "media":
             self._stats.count("media_requests")
             return self._media(method, path, headers)
         token = _bearer(headers.get("authorization"))
         if not token:
-            raise Rejection(
-                400, "no_token", "A token is required: send 'authorization: Bearer <token>'."
-            )
+            raise coded("no_token")
+        if token in self.token_errors:
+            raise coded(self.token_errors[token])
         if self.accepted_tokens is not None and token not in self.accepted_tokens:
-            raise Rejection(401, "invalid_token", "The token is invalid.")
+            raise coded("invalid_token")
         if len(body) > MAX_BODY_BYTES:
-            raise Rejection(413, "request_too_large", "The request body is too large.")
+            raise coded("request_too_large")
         if self._limiter is not None:
             # the limiter keys on a digest: the token itself is never kept
             digest = hashlib.sha256(token.encode()).hexdigest()[:16]
             retry_after = self._limiter.check(f"{digest}:{endpoint}")
             if retry_after is not None:
-                raise Rejection(
-                    429,
-                    "too_many_requests",
-                    "Too many requests, please slow down.",
-                    {"retry-after": str(retry_after)},
-                )
+                raise coded("too_many_requests", headers={"retry-after": str(retry_after)})
         if endpoint == "videos":
             self._stats.count("submits")
             return self._submit(body, trace_id)
         return self._query(body)
-
-    # -- POST /luma/videos -------------------------------------------------------------------
-
-    def _submit(self, body: bytes, trace_id: str) -> SimResponse:
-        request = parse_submit(body)
-        if self._moderation is not None and self._moderation.search(request.prompt):
-            raise Rejection(403, "forbidden", "The prompt was refused by content moderation.")
-        parent = self._find_parent(request) if request.action == "extend" else None
-        start = self._keyframe("start_image_url", request.start_image_url)
-        end = self._keyframe("end_image_url", request.end_image_url)
-        task = self._create(request, parent, start, end, trace_id)
-        if request.callback_url is not None:
-            self._dispatcher.add(task.task_id, request.callback_url, task.timeline.finished_at)
-        if not request.holds:
-            return json_response(200, {"task_id": task.task_id, "trace_id": trace_id})
-        return self._hold(task, request.timeout, trace_id)
-
-    def _find_parent(self, request: SubmitRequest) -> Task:
-        with self._lock:
-            if request.video_id:  # video_id wins over video_url
-                task_id = self._by_video.get(request.video_id)
-                if task_id is None:
-                    raise bad_request(f"video_id {request.video_id!r} was not found")
-                what = f"video_id {request.video_id!r}"
-            else:
-                url = request.video_url or ""
-                parsed = parse_media_url(url)
-                task_id = parsed[0] if parsed and parsed[1] == "mp4" else None
-                if task_id is None or task_id not in self._tasks:
-                    raise bad_request(f"video_url is not a video of this service: {_short(url)}")
-                what = f"video_url {_short(url)}"
-            parent = self._tasks[task_id]
-        if parent.state_at(self.clock.now()) != "completed":
-            raise bad_request(f"{what} is not a completed video")
-        return parent
-
-    def _keyframe(self, field: str, url: str | None) -> Keyframe | None:
-        if url is None:
-            return None
-        if url[:5].lower() == "data:":
-            try:
-                data = decode_data_url(url)
-            except ValueError:
-                raise bad_request(f"{field} is not a valid data URL: {_short(url)}") from None
-        elif (own := parse_media_url(url)) is not None:
-            task = self._find(own[0])
-            if task is None or task.state_at(self.clock.now()) != "completed":
-                raise bad_request(f"{field} could not be fetched: {_short(url)}")
-            if own[1] != "jpg":
-                raise bad_request(f"{field} is not a decodable image: {_short(url)}")
-            return OwnThumbnail(task.task_id)
-        else:
-            try:
-                data = self._fetch(url)
-            except Exception:  # any failure to fetch is the client's bad URL
-                raise bad_request(f"{field} could not be fetched: {_short(url)}") from None
-        if not looks_like_image(data):
-            raise bad_request(f"{field} is not a decodable image: {_short(url)}")
-        return data
-
-    def _create(
-        self,
-        request: SubmitRequest,
-        parent: Task | None,
-        start: Keyframe | None,
-        end: Keyframe | None,
-        trace_id: str,
-    ) -> Task:
-        aspect = parent.aspect_ratio if parent else (request.aspect_ratio or "16:9")
-        width, height = self._dimensions(aspect)
-        echo = enhance_prompt(request.prompt) if request.enhancement else request.prompt
-        with self._lock:
-            if self._credits is not None:
-                if self._credits <= 0:
-                    raise Rejection(403, "used_up", "The balance is used up.")
-                self._credits -= 1
-            number = len(self._tasks) + 1
-            base = f"{self.seed}:task:{number}"
-            ids = random.Random(base + ":ids")
-            stuck, fail_code = self._faults.task_fate(random.Random(base + ":fate"))
-            if fail_code is None and random.Random(base + ":failure").random() < (
-                self.task_failure_rate
-            ):
-                fail_code = "api_error"
-            now = self.clock.now()
-            timeline = plan(
-                random.Random(base + ":time"), now, stuck=stuck, fails=fail_code is not None
-            )
-            task = Task(
-                number=number,
-                task_id=new_uuid(ids),
-                video_id=new_uuid(ids),
-                object_id=new_object_id(ids, now),
-                trace_id=trace_id,
-                request=request.raw,
-                action=request.action,
-                prompt=echo,
-                clip_text=echo or (parent.clip_text if parent else ""),
-                aspect_ratio=aspect,
-                loop=request.loop,
-                width=width,
-                height=height,
-                seed=ids.getrandbits(31),
-                timeline=timeline,
-                error_code=fail_code,
-                callback_url=request.callback_url,
-                parent_task_id=parent.task_id if parent else None,
-                start_image=start,
-                end_image=end,
-            )
-            self._tasks[task.task_id] = task
-            self._by_video[task.video_id] = task.task_id
-        self._stats.count("tasks_created")
-        return task
-
-    def _hold(self, task: Task, timeout: float, trace_id: str) -> SimResponse:
-        deadline = task.timeline.created_at + timeout
-        while True:
-            if self._closed.is_set():
-                return DROP
-            now = self.clock.now()
-            if task.is_terminal_at(now):
-                final = task.final_body(self.media_base_url)
-                return json_response(200 if final["success"] else 500, final)
-            if now >= deadline:
-                return error_response(
-                    504,
-                    "timeout",
-                    f"The request timed out after {timeout:g} seconds.",
-                    trace_id,
-                )
-            step = min(task.timeline.next_change(now), deadline) - now
-            self.clock.sleep(max(1e-3, min(step, self.clock.granularity)))
-
-    # -- POST /luma/tasks --------------------------------------------------------------------
-
-    def _query(self, body: bytes) -> SimResponse:
-        raw = parse_json_object(body)
-        action = raw.get("action")
-        now = self.clock.now()
-        if action == "retrieve":
-            self._stats.count("retrieves")
-            task_id = raw.get("id")
-            if not isinstance(task_id, str) or not task_id:
-                raise bad_request("id is required")
-            task = self._find(task_id)
-            if task is None:
-                raise Rejection(404, "not_found", f"Task {task_id!r} was not found.")
-            return json_response(200, task.record_at(now, self._account, self.media_base_url))
-        if action == "retrieve_batch":
-            self._stats.count("batch_retrieves")
-            ids = raw.get("ids")
-            if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-                raise bad_request("ids must be a list of task ids")
-            seen: set[str] = set()
-            items = []
-            for task_id in ids:
-                task = self._find(task_id)
-                if task is not None and task_id not in seen:
-                    seen.add(task_id)
-                    items.append(task.record_at(now, self._account, self.media_base_url))
-            return json_response(200, {"items": items, "count": len(items)})
-        raise Rejection(400, "api_not_implemented", f"action {action!r} is not implemented")
-
-    # -- media -------------------------------------------------------------------------------
-
-    def _media(self, method: str, path: str, headers: dict[str, str]) -> SimResponse:
-        parsed = parse_media_path(path)
-        task = self._find(parsed[0]) if parsed else None
-        if parsed is None or task is None or task.state_at(self.clock.now()) != "completed":
-            return SimResponse(
-                404, (("content-type", "text/plain; charset=utf-8"),), b"Not Found\n"
-            )
-        clip = self.clip(task.task_id)
-        ext = parsed[1]
-        data, kind = (clip.mp4, "video/mp4") if ext == "mp4" else (clip.jpeg, "image/jpeg")
-        etag = '"' + hashlib.sha256(data).hexdigest()[:20] + '"'
-        return serve_bytes(method, data, kind, headers.get("range"), etag)
-
-    def _dimensions(self, aspect: str) -> tuple[int, int]:
-        cached = self._dims.get(aspect)
-        if cached is None:
-            from . import _media
-
-            if _media.can_render():
-                cached = _media.clip_size(aspect)
-            else:
-                fallback = _media.fallback_clip()
-                cached = (fallback.width, fallback.height)
-            self._dims[aspect] = cached
-        return cached
-
-    def _spec(self, task: Task) -> ClipSpec:
-        from ._media import ClipSpec
-
-        parent = self._task(task.parent_task_id) if task.parent_task_id else None
-        return ClipSpec(
-            text=task.clip_text,
-            aspect_ratio=task.aspect_ratio,
-            seconds=SEGMENT_SECONDS,
-            seed=task.seed,
-            start_image=self._keyframe_bytes(task.start_image),
-            end_image=self._keyframe_bytes(task.end_image),
-            loop=task.loop,
-            parent=self._spec(parent) if parent else None,
-        )
-
-    def _keyframe_bytes(self, keyframe: Keyframe | None) -> bytes | None:
-        if isinstance(keyframe, OwnThumbnail):
-            return self.clip(keyframe.task_id).jpeg
-        return keyframe
-
-    def _render(self, task: Task) -> RenderedClip:
-        from . import _media
-
-        try:
-            return _media.render_clip(self._spec(task))
-        except ValueError:  # an image that passed the submit check but not the decoder
-            return _media.fallback_clip()
-
-    def _callback_body(self, task_id: str) -> dict[str, Any]:
-        return self._task(task_id).final_body(self.media_base_url)

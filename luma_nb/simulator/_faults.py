@@ -17,6 +17,9 @@ several plans are separated by ``;``::
     malformed=RATE                  answer 200 with truncated JSON or an HTML page (after handling)
     stuck=RATE                      a new task stays ``processing`` forever
     fail=RATE[:CODE]                a new task fails with error CODE (default api_error)
+    error=RATE:CODE                 answer the error CODE of the spec's table, with its status
+                                    and message (token_expired, token_mismatched, disabled...),
+                                    before the request is handled
     on=videos+tasks+media           endpoints the request faults apply to (default videos+tasks)
 
 Example: ``5xx=0.1:2,drop=0.05,slow=0.1:2,malformed=0.05,stuck=0.02,fail=0.1,429=0.05``.
@@ -29,13 +32,24 @@ import threading
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ._response import ERRORS
+
 __all__ = ["ENDPOINTS", "FaultDecision", "FaultInjector", "FaultPlan", "parse_faults"]
 
 Endpoint = Literal["videos", "tasks", "media"]
 ENDPOINTS: tuple[Endpoint, ...] = ("videos", "tasks", "media")
 _ERROR_STATUSES = (500, 502, 503)
 
-_RATE_FIELDS = ("error_5xx", "rate_limit", "drop", "drop_after", "refuse", "slow", "malformed")
+_RATE_FIELDS = (
+    "error_5xx",
+    "rate_limit",
+    "drop",
+    "drop_after",
+    "refuse",
+    "slow",
+    "malformed",
+    "error",
+)
 _TASK_RATE_FIELDS = ("stuck", "fail")
 
 
@@ -76,6 +90,12 @@ class FaultPlan:
         Chance that a new task fails.
     fail_code : str
         The error code of such a failure.
+    error : float
+        Chance that a request is answered with the error ``error_code`` (its status and message
+        from the spec's table) instead of being handled: e.g. ``token_expired`` in the middle
+        of a wait.
+    error_code : str
+        That code; required when ``error`` is set.
     endpoints : tuple of str
         Endpoints the request faults apply to: ``videos`` (submit), ``tasks`` (queries),
         ``media`` (clip and thumbnail downloads). ``stuck`` and ``fail`` apply to every task.
@@ -96,6 +116,8 @@ class FaultPlan:
     stuck: float = 0.0
     fail: float = 0.0
     fail_code: str = "api_error"
+    error: float = 0.0
+    error_code: str = ""
     endpoints: tuple[str, ...] = ("videos", "tasks")
 
     def __post_init__(self) -> None:
@@ -122,6 +144,8 @@ class FaultPlan:
             raise ValueError(f"endpoints must be a non-empty subset of {ENDPOINTS}")
         if not self.fail_code:
             raise ValueError("fail_code must not be empty")
+        if (self.error or self.error_code) and self.error_code not in ERRORS:
+            raise ValueError(f"error_code must be one of {', '.join(ERRORS)}")
 
     @classmethod
     def parse(cls, text: str) -> FaultPlan:
@@ -167,6 +191,8 @@ class FaultPlan:
             out.append(f"slow={self.slow:g}:{self.slow_seconds:g}")
         if self.fail:
             out.append(f"fail={self.fail:g}:{self.fail_code}")
+        if self.error:
+            out.append(f"error={self.error:g}:{self.error_code}")
         if self.endpoints != d.endpoints:
             out.append("on=" + "+".join(self.endpoints))
         return ",".join(out)
@@ -204,6 +230,12 @@ def _apply_item(kwargs: dict[str, object], key: str, parts: list[str]) -> None:
         kwargs["fail"] = rate()
         if (c := at(1)) is not None:
             kwargs["fail_code"] = c
+    elif key == "error":
+        kwargs["error"] = rate()
+        code = at(1)
+        if code is None:
+            raise ValueError("error=RATE:CODE needs a CODE")
+        kwargs["error_code"] = code
     elif key in ("on", "endpoints"):
         names = ":".join(parts).replace("|", "+").replace("/", "+")
         kwargs["endpoints"] = tuple(n.strip() for n in names.split("+") if n.strip())
@@ -228,6 +260,7 @@ class FaultDecision:
     drop_after: bool = False
     malformed: Literal["truncated", "html"] | None = None
     delay: float = 0.0
+    error_code: str | None = None
 
 
 NO_FAULT = FaultDecision()
@@ -236,6 +269,7 @@ NO_FAULT = FaultDecision()
 @dataclass
 class _Stream:
     rng: random.Random
+    code_rng: random.Random  # its own stream: adding it left the other draws unchanged
     burst_5xx: int = 0
     burst_429: int = 0
 
@@ -265,7 +299,8 @@ class FaultInjector:
         key = (index, endpoint)
         stream = self._streams.get(key)
         if stream is None:
-            stream = _Stream(random.Random(f"{self.seed}:faults:{index}:{endpoint}"))
+            base = f"{self.seed}:faults:{index}:{endpoint}"
+            stream = _Stream(random.Random(base), random.Random(base + ":code"))
             self._streams[key] = stream
         rng = stream.rng
         # a fixed number of draws per request keeps the sequence stable under a seed
@@ -293,6 +328,8 @@ class FaultInjector:
             acc.setdefault("malformed", "truncated" if d[7] < 0.5 else "html")
         if d[8] < plan.slow and plan.slow_seconds > 0:
             acc.setdefault("delay", float(plan.slow_seconds))
+        if stream.code_rng.random() < plan.error:
+            acc.setdefault("error_code", plan.error_code)
 
     def task_fate(self, rng: random.Random) -> tuple[bool, str | None]:
         """Decide whether a new task is stuck and whether (with which code) it fails.

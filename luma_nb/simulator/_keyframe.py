@@ -1,10 +1,12 @@
 """Keyframe images: fetched when a task is submitted, as the service needs them reachable.
 
 ``data:`` URLs are decoded, the simulator's own thumbnails are resolved internally (no request
-to itself), and any other http(s) URL goes through an image fetcher (default: an httpx GET with a
-short timeout). An unreachable or undecodable image makes the submit fail with 400
-``bad_request`` naming the field and the URL; the real service's answer is undocumented, so this
-is the simulator's choice.
+to itself), and any other http(s) URL goes through an image fetcher (default: a guarded httpx
+GET with a short timeout, see :mod:`._netguard`: loopback only unless remote fetches are
+allowed, every redirect hop re-checked). An unreachable or undecodable image makes the submit
+fail with 400 ``bad_request`` naming the field and the URL, in one sentence whatever went wrong
+(so the answer never tells whether a target answered); the real service's answer is
+undocumented, so this is the simulator's choice.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from urllib.parse import unquote_to_bytes
 
 import httpx
 
+from ._netguard import MAX_REDIRECTS, AddressPolicy, GuardedTransport
+
 __all__ = [
     "MAX_IMAGE_BYTES",
     "ImageFetcher",
     "OwnThumbnail",
     "decode_data_url",
-    "default_image_fetcher",
+    "guarded_image_fetcher",
     "looks_like_image",
 ]
 
@@ -59,29 +63,50 @@ def decode_data_url(url: str) -> bytes:
     return unquote_to_bytes(payload)
 
 
-def default_image_fetcher(url: str) -> bytes:
-    """GET ``url`` with a short timeout and return the body.
+def guarded_image_fetcher(
+    policy: AddressPolicy, *, transport: httpx.BaseTransport | None = None
+) -> ImageFetcher:
+    """An image fetcher that GETs through ``policy``, following redirects hop by hop.
 
-    Raises
-    ------
-    httpx.HTTPError
-        On a network error or a non-2xx answer.
-    ValueError
-        If the body is larger than ``MAX_IMAGE_BYTES``.
+    Parameters
+    ----------
+    policy : AddressPolicy
+        Checked for the URL and again for every redirect target; the connection goes to the
+        checked address.
+    transport : httpx.BaseTransport, optional
+        What sends the pinned requests (default real HTTP).
+
+    Returns
+    -------
+    callable
+        ``fetch(url) -> bytes``, raising on a refused address, a network error, a non-2xx
+        answer, more than ``MAX_REDIRECTS`` redirects or a body over ``MAX_IMAGE_BYTES``.
     """
-    with (
-        httpx.Client(timeout=FETCH_TIMEOUT, follow_redirects=True) as client,
-        client.stream("GET", url) as response,
-    ):
-        response.raise_for_status()
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > MAX_IMAGE_BYTES:
-                raise ValueError("image too large")
-            chunks.append(chunk)
-        return b"".join(chunks)
+
+    def fetch(url: str) -> bytes:
+        guarded = GuardedTransport(policy, transport)
+        with httpx.Client(transport=guarded, timeout=FETCH_TIMEOUT) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                with client.stream("GET", url) as response:
+                    if response.is_redirect:
+                        url = str(response.url.join(response.headers["location"]))
+                        continue
+                    response.raise_for_status()
+                    return _read_capped(response)
+        raise ValueError("too many redirects")
+
+    return fetch
+
+
+def _read_capped(response: httpx.Response) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_IMAGE_BYTES:
+            raise ValueError("image too large")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _MAGIC: tuple[tuple[int, bytes], ...] = (

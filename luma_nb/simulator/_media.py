@@ -13,33 +13,29 @@ a time ``t`` from 0 to 1, and each of its frames is composed of
   out wherever a keyframe must show unaltered;
 - a tiny "simulated" watermark, stamped on every frame as it is encoded.
 
-Frames are deterministic: the same :class:`ClipSpec` always gives the same frames.
+Frames are deterministic: the same :class:`ClipSpec` always gives the same frames. The drawing
+helpers live in :mod:`._drawing`, the encoder in :mod:`._encode`.
 """
 
 from __future__ import annotations
 
-import colorsys
 import functools
 import io
 import math
-import os
 import random
-import tempfile
-import threading
-import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ._drawing import backdrop, hsv, orb, text_layer
+from ._encode import FPS, encode
 
 if TYPE_CHECKING:
     from typing import TypeAlias
 
     import PIL.Image
-    import PIL.ImageFont
 
-    _Font: TypeAlias = "PIL.ImageFont.FreeTypeFont | PIL.ImageFont.ImageFont"
     _RGB: TypeAlias = tuple[int, int, int]
 
 __all__ = [
@@ -53,8 +49,6 @@ __all__ = [
     "render_clip",
 ]
 
-FPS = 12
-"""Frame rate of every clip: low, since the frames are cheap slides and small files matter."""
 
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 """The ratios the official tools offer; :func:`clip_size` accepts any ``W:H`` within 4:1."""
@@ -63,35 +57,27 @@ ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 _AREA = 384 * 216
 _MAX_RATIO = 4.0
 _MAX_SEGMENT_SECONDS = 60.0
+_MIN_SIDE, _MAX_SIDE = 16, 4096
 
-# x264 "veryfast" at CRF 28: ~28 KB and ~0.2 s for 5 s here, where "ultrafast" gives ~80 KB
-# and "faster" is slower yet no smaller. (The encoder also runs on one thread, see _write_mp4.)
-_X264_OPTIONS = {"preset": "veryfast", "crf": "28"}
-_JPEG_QUALITY = 82
 
 # Share of a segment over which a keyframe dissolves into the animation, and over which the
 # overlay fades in or out next to a keyframe.
 _DISSOLVE = 0.6
 _FADE = 0.25
 
-_WATERMARK = "simulated"
-# Text goes through one shared FreeType face per size, which is not safe to use from two
-# threads at once; the simulator may render in several.
-_FONT_LOCK = threading.RLock()
 _ASSETS_PACKAGE = "luma_nb.simulator"
-
-# Characters the bundled font lacks but that have a readable ASCII stand-in.
-_STAND_INS = {"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": " - "}
-_STAND_INS |= {"\u2212": "-", "\u00df": "ss", "\u00e6": "ae", "\u00c6": "AE", "\u0153": "oe"}
-_STAND_INS |= {"\u00f8": "o", "\u00d8": "O", "\u0142": "l", "\u0141": "L", "\u00a0": " "}
 
 
 @dataclass(frozen=True)
 class ClipSpec:
     """What to render: one segment, plus its parent's spec for an extend.
 
-    Raises ``ValueError`` on construction for a malformed ``aspect_ratio`` or a ``seconds``
-    outside (0, 60].
+    ``size`` (``(width, height)``, even sides within 16..4096) forces the pixel size of the
+    clip rendered from this spec (as the root of an extend chain's specs, it is ignored);
+    ``None`` derives it from the root's ``aspect_ratio`` (:func:`clip_size`).
+
+    Raises ``ValueError`` on construction for a malformed ``aspect_ratio`` or ``size``, or a
+    ``seconds`` outside (0, 60].
     """
 
     text: str
@@ -102,9 +88,17 @@ class ClipSpec:
     end_image: bytes | None = field(default=None, repr=False)
     loop: bool = False
     parent: ClipSpec | None = None
+    size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         clip_size(self.aspect_ratio)
+        if self.size is not None:
+            width, height = self.size
+            if any(side % 2 or not _MIN_SIDE <= side <= _MAX_SIDE for side in (width, height)):
+                raise ValueError(
+                    f"size sides must be even and within {_MIN_SIDE}..{_MAX_SIDE}, "
+                    f"got {self.size!r}"
+                )
         if not (math.isfinite(self.seconds) and 0 < self.seconds <= _MAX_SEGMENT_SECONDS):
             raise ValueError(
                 f"seconds must be in (0, {_MAX_SEGMENT_SECONDS:g}], got {self.seconds!r}"
@@ -173,10 +167,11 @@ def can_render() -> bool:
 def render_clip(spec: ClipSpec) -> RenderedClip:
     """Render a clip, or return the bundled one when rendering is unavailable.
 
-    The clip's size comes from the root spec's ``aspect_ratio`` (an extend keeps its parent's
-    size); its length is the sum of ``seconds`` along the ``parent`` chain. An extend ignores
-    its own ``start_image``: it starts from the parent's last frame. Blocks for ~0.2 s per
-    5 s of clip; call it off the event loop.
+    The clip's size is ``spec.size`` when set, else it comes from the root spec's
+    ``aspect_ratio`` (an extend keeps its parent's size); its length is the sum of ``seconds``
+    along the ``parent`` chain. An extend ignores its own ``start_image``: it starts from the
+    parent's last frame. Blocks for ~0.2 s per 5 s of a compact clip (~1 s at the service's
+    1360x752); call it off the event loop.
 
     Parameters
     ----------
@@ -200,10 +195,10 @@ def render_clip(spec: ClipSpec) -> RenderedClip:
             _sniff_image(segment.start_image, "start_image")
             _sniff_image(segment.end_image, "end_image")
         return fallback_clip()
-    size = clip_size(chain[0].aspect_ratio)
+    size = spec.size or clip_size(chain[0].aspect_ratio)
     # Decode every keyframe before encoding anything, so bad bytes fail fast.
     keyframes = [_segment_keyframes(segment, size) for segment in chain]
-    mp4, jpeg, count = _encode(_clip_frames(chain, keyframes, size), size)
+    mp4, jpeg, count = encode(_clip_frames(chain, keyframes, size), size)
     return RenderedClip(
         mp4=mp4,
         jpeg=jpeg,
@@ -307,15 +302,15 @@ def _plan(
     hue = rng.random()
     return _Plan(
         size=size,
-        backdrop=_backdrop(size, hue, rng),
+        backdrop=backdrop(size, hue, rng),
         start=start,
         end=end,
         mirrored=mirrored,
         # A loop with no end keyframe must come back to its first frame: whole cycles only.
         cycles=1.0 if mirrored else 0.7,
         phase=rng.uniform(0, 2 * math.pi),
-        orb=_orb(max(4, round(min(size) * 0.065)), _hsv(hue + 0.5, 0.2, 1.0)),
-        text=_text_layer(spec.text, size),
+        orb=orb(max(4, round(min(size) * 0.065)), hsv(hue + 0.5, 0.2, 1.0)),
+        text=text_layer(spec.text, size),
     )
 
 
@@ -378,35 +373,7 @@ def _smooth(x: float) -> float:
     return x * x * (3 - 2 * x)
 
 
-# --- drawing ----------------------------------------------------------------------------------
-
-
-def _backdrop(size: tuple[int, int], hue: float, rng: random.Random) -> PIL.Image.Image:
-    """Paint a soft gradient twice the clip's size; the frames pan across it.
-
-    It is computed on a coarse grid and upscaled bicubically: smooth colour for ~1 ms.
-    """
-    from PIL import Image
-
-    width, height = size
-    grid_w, grid_h = max(4, width // 12), max(4, height // 12)
-    low, high = _hsv(hue, 0.7, 0.32), _hsv(hue + 0.12, 0.6, 0.62)
-    blobs = [
-        (rng.random(), rng.random(), rng.uniform(0.15, 0.35), _hsv(hue + shift, 0.55, 0.85))
-        for shift in (0.45, 0.55, -0.1, 0.2)
-    ]
-    pixels: list[_RGB] = []
-    for gy in range(grid_h):
-        for gx in range(grid_w):
-            x, y = gx / (grid_w - 1), gy / (grid_h - 1)
-            colour = _lerp(low, high, (x + y) / 2)
-            for bx, by, radius, tint in blobs:
-                weight = math.exp(-((x - bx) ** 2 + (y - by) ** 2) / radius**2)
-                colour = _lerp(colour, tint, 0.8 * weight)
-            pixels.append(colour)
-    coarse = Image.new("RGB", (grid_w, grid_h))
-    coarse.putdata(pixels)
-    return coarse.resize((2 * width, 2 * height), Image.Resampling.BICUBIC)
+# --- small helpers ------------------------------------------------------------------------
 
 
 def _backdrop_view(plan: _Plan, theta: float) -> PIL.Image.Image:
@@ -415,186 +382,6 @@ def _backdrop_view(plan: _Plan, theta: float) -> PIL.Image.Image:
     left = round(width / 2 * (1 + math.cos(theta)))
     top = round(height / 2 * (1 + math.sin(theta)))
     return plan.backdrop.crop((left, top, left + width, top + height))
-
-
-@functools.lru_cache(maxsize=8)
-def _orb(radius: int, colour: _RGB) -> tuple[PIL.Image.Image, PIL.Image.Image]:
-    """A glowing dot: the colour and a mask of a blurred disc with a crisp core."""
-    from PIL import Image, ImageDraw, ImageFilter
-
-    side = 4 * radius
-    centre = side / 2
-    mask = Image.new("L", (side, side), 0)
-    ImageDraw.Draw(mask).ellipse(
-        (centre - radius, centre - radius, centre + radius, centre + radius), fill=170
-    )
-    mask = mask.filter(ImageFilter.GaussianBlur(radius / 2))
-    core = 0.55 * radius
-    ImageDraw.Draw(mask).ellipse((centre - core, centre - core, centre + core, centre + core), 255)
-    return Image.new("RGB", (side, side), colour), mask
-
-
-def _text_layer(text: str, size: tuple[int, int]) -> tuple[PIL.Image.Image, PIL.Image.Image] | None:
-    """Lay the text out, as large as fits, centred on a translucent panel.
-
-    Returns the colour and mask to paste, or None for blank text.
-    """
-    with _FONT_LOCK:
-        text = _printable(text)
-        if not text:
-            return None
-        return _draw_text(text, size)
-
-
-def _draw_text(text: str, size: tuple[int, int]) -> tuple[PIL.Image.Image, PIL.Image.Image]:
-    from PIL import Image, ImageDraw
-
-    width, height = size
-    pad = max(6, round(min(size) * 0.04))
-    font, lines, line_height = _fit_text(text, round(width * 0.84) - 2 * pad, round(height * 0.62))
-    block_w = max(font.getlength(line) for line in lines)
-    block_h = line_height * len(lines)
-    left, top = (width - block_w) / 2, (height - block_h) / 2
-    layer = Image.new("RGBA", size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(layer)
-    draw.rounded_rectangle(
-        (left - pad, top - pad, left + block_w + pad, top + block_h + pad),
-        radius=pad,
-        fill=(10, 10, 18, 125),
-    )
-    for row, line in enumerate(lines):
-        centre = (width / 2, top + (row + 0.5) * line_height)
-        draw.text(centre, line, font=font, fill=(255, 255, 255, 255), anchor="mm")
-    return layer.convert("RGB"), layer.getchannel("A")
-
-
-def _fit_text(text: str, box_w: int, box_h: int) -> tuple[_Font, list[str], int]:
-    """Pick the largest font size whose wrapped lines fit the box; else cut with an ellipsis."""
-    largest = max(12, round(min(box_w, box_h * 1.6) * 0.12))
-    smallest = 11  # below this the bundled font stops being legible
-    for size in range(largest, smallest - 1, -1):
-        font = _font(size)
-        line_height = round(size * 1.25)
-        lines = _wrap(text, font, box_w)
-        if len(lines) * line_height <= box_h:
-            return font, lines, line_height
-    keep = max(1, box_h // line_height)
-    if len(lines) > keep:
-        lines = lines[:keep]
-        last = lines[-1]
-        while last and font.getlength(last + "\u2026") > box_w:
-            last = last[:-1]
-        lines[-1] = last.rstrip() + "\u2026"
-    return font, lines, line_height
-
-
-def _wrap(text: str, font: _Font, max_width: int) -> list[str]:
-    """Greedy word wrap; a word wider than the box is broken where it overflows."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split(" "):
-        for piece in _split_word(word, font, max_width):
-            candidate = f"{line} {piece}" if line else piece
-            if line and font.getlength(candidate) > max_width:
-                lines.append(line)
-                line = piece
-            else:
-                line = candidate
-    if line:
-        lines.append(line)
-    return lines
-
-
-def _split_word(word: str, font: _Font, max_width: int) -> Iterator[str]:
-    piece = ""
-    for char in word:
-        if piece and font.getlength(piece + char) > max_width:
-            yield piece
-            piece = ""
-        piece += char
-    if piece:
-        yield piece
-
-
-def _printable(text: str) -> str:
-    """Collapse whitespace, drop control characters, and spell what the font lacks in ASCII.
-
-    Characters with no stand-in (CJK, emoji...) keep the font's box glyph: visibly "text here".
-    """
-    chars: list[str] = []
-    for char in " ".join(text.split()):
-        if unicodedata.category(char).startswith("C"):
-            continue
-        chars.append(char if _has_glyph(char) else _stand_in(char))
-    return " ".join("".join(chars).split())
-
-
-def _stand_in(char: str) -> str:
-    if char in _STAND_INS:
-        return _STAND_INS[char]
-    # Accented letters: the base letter, without its combining marks.
-    bare = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-    return bare if bare and all(_has_glyph(c) for c in bare) else char
-
-
-@functools.lru_cache(maxsize=4096)
-def _has_glyph(char: str) -> bool:
-    return char.isspace() or _glyph_print(char) != _glyph_print("\ue000")
-
-
-@functools.lru_cache(maxsize=4096)
-def _glyph_print(char: str) -> bytes:
-    """The pixels of one glyph, to tell real glyphs from the font's "missing" box."""
-    from PIL import Image, ImageDraw
-
-    canvas = Image.new("L", (32, 32), 0)
-    ImageDraw.Draw(canvas).text((4, 4), char, font=_font(16), fill=255)
-    return canvas.tobytes()
-
-
-@functools.lru_cache(maxsize=64)
-def _font(size: int) -> _Font:
-    from PIL import ImageFont
-
-    # Pillow's bundled font (Aileron): no font files needed, identical on every machine.
-    return ImageFont.load_default(size=size)
-
-
-@functools.lru_cache(maxsize=8)
-def _watermark(size: tuple[int, int]) -> tuple[PIL.Image.Image, tuple[int, int]]:
-    """The tiny "simulated" mark (RGBA) and where it goes: the bottom-right corner."""
-    from PIL import Image, ImageDraw
-
-    font = _font(max(9, round(min(size) * 0.05)))
-    with _FONT_LOCK:
-        left, top, right, bottom = font.getbbox(_WATERMARK)
-        mark = Image.new("RGBA", (math.ceil(right - left) + 2, math.ceil(bottom - top) + 2))
-        draw = ImageDraw.Draw(mark)
-        draw.text((1 - left, 1 - top), _WATERMARK, font=font, fill=(0, 0, 0, 140))
-        draw.text((-left, -top), _WATERMARK, font=font, fill=(255, 255, 255, 190))
-    margin = max(3, round(min(size) * 0.025))
-    return mark, (size[0] - mark.width - margin, size[1] - mark.height - margin)
-
-
-def _stamp(frame: PIL.Image.Image) -> PIL.Image.Image:
-    """Return a copy of the frame with the watermark (frames themselves stay clean keyframes)."""
-    mark, position = _watermark(frame.size)
-    stamped = frame.copy()
-    stamped.paste(mark, position, mark)
-    return stamped
-
-
-def _hsv(hue: float, saturation: float, value: float) -> _RGB:
-    red, green, blue = colorsys.hsv_to_rgb(hue % 1.0, saturation, value)
-    return round(red * 255), round(green * 255), round(blue * 255)
-
-
-def _lerp(a: _RGB, b: _RGB, weight: float) -> _RGB:
-    return (
-        round(a[0] + (b[0] - a[0]) * weight),
-        round(a[1] + (b[1] - a[1]) * weight),
-        round(a[2] + (b[2] - a[2]) * weight),
-    )
 
 
 def _even(value: float) -> int:
@@ -650,75 +437,6 @@ def _sniff_image(data: bytes | None, name: str) -> None:
     is_webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
     if not (data.startswith(signatures) or is_webp):
         raise ValueError(f"{name}: not a JPEG, PNG, GIF, WebP or BMP image ({len(data)} bytes)")
-
-
-# --- encoding ---------------------------------------------------------------------------------
-
-
-def _encode(frames: Iterable[PIL.Image.Image], size: tuple[int, int]) -> tuple[bytes, bytes, int]:
-    """Encode the frames; return the MP4 bytes, the first frame as JPEG, and the frame count."""
-    # The muxer's faststart pass rewrites the file to move the index (moov) to the front, so
-    # browsers can play before the end has arrived; that needs a real, seekable file.
-    handle, name = tempfile.mkstemp(prefix="luma_nb-", suffix=".mp4")
-    os.close(handle)
-    path = Path(name)
-    try:
-        thumbnail, count = _write_mp4(path, frames, size)
-        return path.read_bytes(), thumbnail, count
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _write_mp4(
-    path: Path, frames: Iterable[PIL.Image.Image], size: tuple[int, int]
-) -> tuple[bytes, int]:
-    import av
-    from av.video.reformatter import (
-        ColorPrimaries,
-        ColorRange,
-        Colorspace,
-        ColorTrc,
-        VideoReformatter,
-    )
-
-    thumbnail = b""
-    count = 0
-    with av.open(str(path), mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
-        stream = out.add_stream("libx264", rate=FPS, options=dict(_X264_OPTIONS))
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        # One thread: byte-identical output for a spec, and the other core stays free.
-        stream.thread_count = 1
-        # Tag BT.709 explicitly: untagged video leaves players guessing, and they differ.
-        context = stream.codec_context
-        context.colorspace = 1  # AVCOL_SPC_BT709
-        context.color_primaries = ColorPrimaries.BT709
-        context.color_trc = ColorTrc.BT709
-        context.color_range = ColorRange.MPEG
-        reformatter = VideoReformatter()  # reused: it caches the conversion context
-        for image in frames:
-            stamped = _stamp(image)
-            if count == 0:
-                thumbnail = _jpeg(stamped)
-            # from_image has no annotation in PyAV's stubs; from_bytes takes no rgb24.
-            rgb = av.VideoFrame.from_image(stamped)  # type: ignore[no-untyped-call]
-            frame = reformatter.reformat(
-                rgb,
-                format="yuv420p",
-                dst_colorspace=Colorspace.ITU709,
-                dst_color_range=ColorRange.MPEG,
-            )
-            frame.pts = count
-            out.mux(stream.encode(frame))
-            count += 1
-        out.mux(stream.encode(None))
-    return thumbnail, count
-
-
-def _jpeg(image: PIL.Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=_JPEG_QUALITY, optimize=True)
-    return buffer.getvalue()
 
 
 # --- the bundled clip (its spec needs the helpers above) --------------------------------------

@@ -1,4 +1,10 @@
-"""The engine's answer to one request, and builders for the service's bodies."""
+"""The engine's answer to one request, and builders for the service's bodies.
+
+:data:`ERRORS` lists every error code the simulator answers, with its HTTP status and its
+message. Where the provider publishes a message (the examples of its OpenAPI file, ``openapi/
+luma.json`` of ``AceDataCloud/Docs``) the simulator uses that wording verbatim, typos included
+("Al moderators", "generate the image"); the other messages are the simulator's own.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,47 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from ._variants import Variants
+
 __all__ = [
     "DROP",
+    "ERRORS",
+    "INVALID_PAYLOAD",
     "REFUSE",
     "Rejection",
     "SimResponse",
     "bad_request",
+    "coded",
     "error_response",
     "html_page",
     "json_response",
 ]
+
+#: The provider's message for a body that is not a valid request (its ``bad_request`` example).
+INVALID_PAYLOAD = "The json payload is not valid to request the API"
+
+#: code -> (HTTP status, message); the spec's error table. (P): the provider's published wording.
+ERRORS: Mapping[str, tuple[int, str]] = {
+    "bad_request": (400, INVALID_PAYLOAD),  # (P)
+    "token_mismatched": (400, "The specified token is not matched with API."),  # (P)
+    "api_not_implemented": (400, "The API is not implemented."),  # (P)
+    "no_token": (400, "A token is required: send 'authorization: Bearer <token>'."),
+    "disabled": (400, "The application of the specified token is disabled."),
+    "invalid_token": (401, "The specified token is invalid or wrong."),  # (P)
+    "token_expired": (401, "The specified token is expired."),
+    "forbidden": (  # (P), sic
+        403,
+        "Sorry! Our Al moderators feel your prompt might be against our community standards.",
+    ),
+    "used_up": (403, "The balance of the application is used up."),
+    "no_api": (404, "No API found for this path."),
+    "not_found": (404, "The task was not found."),
+    "request_too_large": (413, "The request body is too large."),
+    "too_many_requests": (429, "You have exceeded the rate limit."),  # (P)
+    "api_error": (500, "Internal server error."),  # (P)
+    "busy": (503, "The service is busy, please try again later."),
+    "timeout": (504, "Timeout to generate the image."),  # (P), sic
+}
 
 Outcome = Literal["answer", "drop", "refuse"]
 
@@ -77,15 +114,23 @@ def json_response(
     return SimResponse(status, tuple(head), body)
 
 
+_DEFAULT_VARIANTS = Variants()
+
+
 def error_response(
     status: int,
     code: str,
     message: str,
     trace_id: str,
     headers: Mapping[str, str] | None = None,
+    *,
+    variants: Variants | None = None,
 ) -> SimResponse:
-    """The service's error envelope: ``{success: false, error: {code, message}, trace_id}``."""
-    payload = {"success": False, "error": {"code": code, "message": message}, "trace_id": trace_id}
+    """The service's error envelope, ``{error: {code, message}, trace_id}`` by default.
+
+    ``variants`` chooses the envelope's shape (``success: false``, a bare string error).
+    """
+    payload = (variants or _DEFAULT_VARIANTS).error_body(code, message, trace_id)
     return json_response(status, payload, headers)
 
 
@@ -138,11 +183,27 @@ class Rejection(Exception):
         self.message = message
         self.headers = dict(headers or {})
 
-    def response(self, trace_id: str) -> SimResponse:
-        """The envelope answer for this rejection."""
-        return error_response(self.status, self.code, self.message, trace_id, self.headers)
+    def response(self, trace_id: str, variants: Variants | None = None) -> SimResponse:
+        """The envelope answer for this rejection, shaped by ``variants``."""
+        return error_response(
+            self.status, self.code, self.message, trace_id, self.headers, variants=variants
+        )
 
 
 def bad_request(message: str) -> Rejection:
     """A 400 ``bad_request`` rejection."""
     return Rejection(400, "bad_request", message)
+
+
+def coded(
+    code: str, message: str | None = None, headers: Mapping[str, str] | None = None
+) -> Rejection:
+    """A rejection with ``code``'s status and message from :data:`ERRORS`.
+
+    Raises
+    ------
+    KeyError
+        For a code not in the table.
+    """
+    status, default = ERRORS[code]
+    return Rejection(status, code, message or default, headers)

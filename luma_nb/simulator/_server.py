@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ._engine import MAX_BODY_BYTES, Simulator
-from ._response import SimResponse, error_response
+from ._response import ERRORS, SimResponse, error_response
 
 __all__ = ["SimulatorServer", "is_loopback", "serve"]
 
@@ -83,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = self.server.simulator.handle(self.command, url, self.headers.items(), body)
         except Exception as exc:  # a bug must not kill the connection thread silently
             self.log_error("engine error: %r", exc)
-            answer = error_response(500, "api_error", "Internal server error.", "")
+            answer = self._error(500, "api_error", "Internal server error.")
         if answer.outcome != "answer":
             self.close_connection = True
             return
@@ -99,10 +99,11 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY_BYTES:
-            status = 413 if length > 0 else 400
-            code = "request_too_large" if length > 0 else "bad_request"
             self.close_connection = True
-            self._write(error_response(status, code, "Bad request body length.", ""))
+            if length > 0:
+                self._write(self._error(413, "request_too_large", ERRORS["request_too_large"][1]))
+            else:
+                self._write(self._error(400, "bad_request", "Bad request body length."))
             return None
         return self.rfile.read(length) if length else b""
 
@@ -123,10 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
             size += length
             if size > MAX_BODY_BYTES:
                 self.close_connection = True
-                self._write(error_response(413, "request_too_large", "Body too large.", ""))
+                self._write(self._error(413, "request_too_large", ERRORS["request_too_large"][1]))
                 return None
             chunks.append(self.rfile.read(length))
             self.rfile.readline(1024)
+
+    def _error(self, status: int, code: str, message: str) -> SimResponse:
+        """An error envelope shaped like the engine's (no trace id: the engine never saw it)."""
+        return error_response(status, code, message, "", variants=self.server.simulator.variants)
 
     def _write(self, answer: SimResponse) -> None:
         self.send_response(answer.status)
@@ -159,7 +164,9 @@ class SimulatorServer:
     port : int
         Port (0: any free port; read :attr:`port` after :meth:`start`).
     allow_remote : bool
-        Allow binding a non-loopback address.
+        Allow binding a non-loopback address. The simulator must then accept only given tokens
+        (``Simulator(accepted_tokens=...)``): an open simulator on the network would let anyone
+        use it.
     media_host : str, optional
         Host name put in media URLs (default: ``localhost`` for an IPv4 loopback address,
         ``127.0.0.1`` for ``localhost``, else ``host``): another name for the same server.
@@ -169,7 +176,8 @@ class SimulatorServer:
     Raises
     ------
     ValueError
-        If ``host`` is not loopback and ``allow_remote`` is false.
+        If ``host`` is not loopback and ``allow_remote`` is false, or the simulator behind a
+        non-loopback address accepts any token.
 
     Notes
     -----
@@ -192,6 +200,13 @@ class SimulatorServer:
             )
         self._owns_simulator = simulator is None
         self.simulator = simulator if simulator is not None else Simulator()
+        if not is_loopback(host) and not self.simulator.accepted_tokens:
+            if self._owns_simulator:
+                self.simulator.close()
+            raise ValueError(
+                f"refusing to bind {host!r} with no accepted_tokens: anyone who can reach it "
+                "could use the simulator (give Simulator(accepted_tokens=[...]))"
+            )
         self.host = host.strip("[]")
         self._requested_port = port
         self._media_host = media_host

@@ -2,24 +2,49 @@
 
 Choices the spec leaves open (question 6), made here: unknown keys are ignored (and echoed in
 the task's ``request``); ``null`` counts as absent; there is no prompt length limit; ``timeout``
-may be any positive number.
+is a number of seconds in (0, 3600] (the client's own bound).
+
+Every malformed body is a 400 ``bad_request``, never a 500: bytes that are not UTF-8 or not
+JSON, JSON's non-standard ``NaN`` / ``Infinity``, numbers too long to read, text holding a
+lone surrogate (``"\\ud800"``, which no UTF-8 answer could echo), nesting deeper than
+``MAX_DEPTH``, anything but an object at the top, and a wrong type in any known field. Values
+quoted back in messages are shortened.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from ._response import Rejection, bad_request
+from ._response import INVALID_PAYLOAD, bad_request, coded
 
-__all__ = ["ASPECT_RATIOS", "DEFAULT_TIMEOUT", "SubmitRequest", "parse_json_object", "parse_submit"]
+__all__ = [
+    "ASPECT_RATIOS",
+    "DEFAULT_TIMEOUT",
+    "MAX_DEPTH",
+    "MAX_TIMEOUT",
+    "SubmitRequest",
+    "parse_json_object",
+    "parse_submit",
+    "short",
+]
 
 ASPECT_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
 ACTIONS = ("generate", "extend")
 DEFAULT_TIMEOUT = 300.0
+MAX_TIMEOUT = 3600.0
+MAX_DEPTH = 32
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def short(value: object, limit: int = 120) -> str:
+    """``repr``-free text of a value for a message, at most ``limit`` characters."""
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -46,15 +71,42 @@ class SubmitRequest:
         return not self.async_mode and self.callback_url is None
 
 
+def _no_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """Decode a JSON object body or raise a 400 ``bad_request``."""
     try:
-        value = json.loads(body.decode("utf-8")) if body.strip() else None
+        text = body.decode("utf-8")
+        value = json.loads(text, parse_constant=_no_constant) if text.strip() else None
     except (UnicodeDecodeError, ValueError, RecursionError):  # also nested beyond json's depth
-        raise bad_request("request body is not valid JSON") from None
+        raise bad_request(INVALID_PAYLOAD) from None
     if not isinstance(value, dict):
-        raise bad_request("request body must be a JSON object")
+        raise bad_request(f"{INVALID_PAYLOAD}: the body must be a JSON object")
+    problem = _tree_problem(value)
+    if problem is not None:
+        raise bad_request(f"{INVALID_PAYLOAD}: {problem}")
     return value
+
+
+def _tree_problem(value: object) -> str | None:
+    """What makes a decoded body unusable (deep nesting, a lone surrogate), if anything."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            if _SURROGATE.search(node):
+                return "text holds a lone surrogate (not valid Unicode)"
+        elif isinstance(node, (dict, list)):
+            if depth > MAX_DEPTH:
+                return f"nested deeper than {MAX_DEPTH} levels"
+            if isinstance(node, dict):
+                stack.extend((key, depth) for key in node)
+                stack.extend((item, depth + 1) for item in node.values())
+            else:
+                stack.extend((item, depth + 1) for item in node)
+    return None
 
 
 def _get(raw: dict[str, Any], key: str) -> Any:
@@ -86,11 +138,31 @@ def _url(raw: dict[str, Any], key: str, *, allow_data: bool) -> str | None:
     value = value.strip()
     if allow_data and value[:5].lower() == "data:":
         return value
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        kinds = "an http(s) or data URL" if allow_data else "an http(s) URL"
+    kinds = "an http(s) or data URL" if allow_data else "an http(s) URL"
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        valid = valid and (parts.port is None or parts.port > 0)
+    except ValueError:  # a broken IPv6 literal, a port out of range
+        valid = False
+    if not valid:
         raise bad_request(f"{key} must be {kinds}")
     return value
+
+
+def _timeout(raw: dict[str, Any]) -> float:
+    value = _get(raw, "timeout")
+    if value is None:
+        return DEFAULT_TIMEOUT
+    number = not isinstance(value, bool) and isinstance(value, (int, float))
+    # compare before any float(): an int such as 10**400 has no float
+    if not number or (isinstance(value, float) and not math.isfinite(value)):
+        valid = False
+    else:
+        valid = 0 < value <= MAX_TIMEOUT
+    if not valid:
+        raise bad_request(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}]")
+    return float(value)
 
 
 def parse_submit(body: bytes) -> SubmitRequest:
@@ -107,24 +179,14 @@ def parse_submit(body: bytes) -> SubmitRequest:
     if action is None:
         action = "generate"
     if not isinstance(action, str) or action not in ACTIONS:
-        raise Rejection(400, "api_not_implemented", f"action {action!r} is not implemented")
+        raise coded("api_not_implemented")
     prompt = _string(raw, "prompt") or ""
     if action == "generate" and not prompt.strip():
         raise bad_request("prompt is required")
     aspect_ratio = _string(raw, "aspect_ratio")
     if aspect_ratio is not None and aspect_ratio not in ASPECT_RATIOS:
         raise bad_request(f"aspect_ratio must be one of {', '.join(ASPECT_RATIOS)}")
-    timeout_value = _get(raw, "timeout")
-    timeout = DEFAULT_TIMEOUT
-    if timeout_value is not None:
-        if (
-            isinstance(timeout_value, bool)
-            or not isinstance(timeout_value, (int, float))
-            or not math.isfinite(timeout_value)
-            or timeout_value <= 0
-        ):
-            raise bad_request("timeout must be a positive number")
-        timeout = float(timeout_value)
+    timeout = _timeout(raw)
     request = SubmitRequest(
         raw=raw,
         action=action,
