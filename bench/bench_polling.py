@@ -81,7 +81,7 @@ class Counter:
 
 
 def _policy(interval: float) -> PollPolicy:
-    return PollPolicy(initial=interval, factor=1.0, maximum=interval, max_wait=600)
+    return PollPolicy.fixed(interval, max_wait=600)
 
 
 def per_task_loop(url: str, ids: list[str], interval: float, counter: Counter) -> None:

@@ -21,6 +21,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     # name: (default arguments, --quick arguments)
     "client": ([], ["--rounds", "120"]),
     "polling": ([], ["--runs", "1"]),
+    "schedule": ([], ["--waits", "20", "--batch", "100"]),
     "session_log": ([], ["--runs", "3", "--appends", "5000"]),
     "import": ([], ["--runs", "5"]),
     "panel": ([], ["--clicks", "20", "--seconds", "2"]),

@@ -21,6 +21,7 @@ import httpx
 
 from luma_nb import _wire
 from luma_nb._media_cache import MediaCache
+from luma_nb._schedule import DurationModel, duration_seen, next_interval
 from luma_nb.config import RetryPolicy, Settings, origin_of
 from luma_nb.errors import (
     APIError,
@@ -110,6 +111,10 @@ class Core:
         self.clock = clock
         self.rng = rng or random.Random()
         self._sent: dict[str, VideoRequest] = {}
+        #: What this client has seen of how long generations take (shapes its polling).
+        self.durations = DurationModel()
+        # When (on ``clock``) each task this client submitted was accepted.
+        self._submitted_at: dict[str, float] = {}
 
     # ------------------------------------------------------------------ helpers
 
@@ -237,6 +242,7 @@ class Core:
                 )
             )
         self._sent[task_id] = request
+        self._submitted_at[task_id] = self.clock()
         return Task(
             id=task_id, trace_id=trace_id, sent=request, backend=backend, request=request.to_body()
         )
@@ -356,8 +362,12 @@ class Core:
         started = self.clock()
         deadline = started + budget
         latest: dict[str, Task] = {task.id: task for task in known or ()}
-        interval = poll.initial
+        backoff = poll.initial
         pending = ids
+        # When each task was last seen unfinished: a finish between two looks is dated at
+        # their midpoint, which teaches the duration model.
+        last_look = {i: self._submitted_at.get(i, started) for i in ids}
+        learned: list[float] = []
         while True:
             round_started = self.clock()
             try:
@@ -370,6 +380,12 @@ class Core:
             for task in fresh:
                 before = latest.get(task.id)
                 latest[task.id] = task
+                if task.succeeded and task.id in self._submitted_at and task.id in last_look:
+                    learned.append(
+                        duration_seen(
+                            task, self._submitted_at[task.id], last_look[task.id], round_started
+                        )
+                    )
                 if on_update is not None and (
                     before is None
                     or (before.state, before.raw_state) != (task.state, task.raw_state)
@@ -377,7 +393,12 @@ class Core:
                     on_update(task)
             pending = [i for i in pending if i not in latest or not latest[i].is_terminal]
             if not pending:
+                # Learned only now: a batch's first finishers are its fastest, and would
+                # narrow the window for the rest of the same batch.
+                self.durations.observe_all(learned)
                 return [latest[i] for i in ids]
+            for i in pending:
+                last_look[i] = round_started
             remaining = deadline - self.clock()
             if remaining <= 0:
                 raise WaitTimeoutError(
@@ -385,11 +406,20 @@ class Core:
                     waited=self.clock() - started,
                     last={i: latest[i] for i in pending if i in latest},
                 )
+            if poll.adaptive:
+                # One round serves every pending task: the soonest look any of them wants.
+                interval = min(
+                    next_interval(
+                        poll, self.durations, round_started - self._submitted_at.get(i, started)
+                    )
+                    for i in pending
+                )
+            else:
+                interval, backoff = backoff, min(backoff * poll.factor, poll.maximum)
             # Rounds start `interval` apart (start to start): a slow answer, or several batch
             # requests, must not stretch the cadence, nor how late a finished task is seen.
             spent = max(0.0, self.clock() - round_started)
             yield Sleep(max(0.0, min(interval - spent, remaining)))
-            interval = min(interval * poll.factor, poll.maximum)
 
     def complete(
         self,

@@ -13,14 +13,17 @@ printed to stderr), and the log keeps the event in memory until its next success
 from __future__ import annotations
 
 import sys
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from luma_nb._schedule import DurationModel
 from luma_nb._session_errors import SessionLogWriteError
 from luma_nb.errors import GenerationFailedError
 from luma_nb.models import Task, Video, VideoRequest
 
 if TYPE_CHECKING:
+    from luma_nb.client import AsyncClient, Client
     from luma_nb.session_log import SessionLog
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "parent_of",
     "result",
     "submit",
+    "teach_durations",
     "video_of",
 ]
 
@@ -123,6 +127,31 @@ def _log_failure(log: SessionLog, iteration: str, exc: BaseException) -> None:
             file=sys.stderr,
             flush=True,
         )
+
+
+_taught: weakref.WeakKeyDictionary[DurationModel, set[str]] = weakref.WeakKeyDictionary()
+
+
+def teach_durations(client: Client | AsyncClient, log: SessionLog) -> int:
+    """Seed ``client``'s adaptive poll schedule, once per log, with the durations of the
+    generations the log saw finish on the same backend; returns how many were taught.
+
+    Rows of another backend are skipped: the simulator's clock runs faster than real time.
+    """
+    model = client.durations
+    done = _taught.setdefault(model, set())
+    if not client.settings.poll.adaptive or str(log.path) in done:
+        return 0
+    done.add(str(log.path))
+    seconds = [
+        row["elapsed"]
+        for row in log.to_records()
+        if row.get("backend") == client.backend
+        and row.get("state") == "completed"
+        and isinstance(row.get("elapsed"), (int, float))
+    ]
+    model.observe_all(seconds)
+    return len(seconds)
 
 
 def result(task: Task) -> Video:

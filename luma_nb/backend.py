@@ -38,7 +38,8 @@ __all__ = ["SIMULATOR_POLL", "connect", "simulator_of"]
 BACKEND_ENV = "LUMA_NB_BACKEND"
 SPEED_ENV = "LUMA_NB_SIM_SPEED"
 #: Polling the in-process simulator costs nothing, so it is polled briskly.
-SIMULATOR_POLL = PollPolicy(initial=0.4, factor=1.25, maximum=2.0, max_wait=900.0)
+# A backoff, not the adaptive schedule: the simulator's clock runs faster than real time.
+SIMULATOR_POLL = PollPolicy(initial=0.4, factor=1.25, maximum=2.0, max_wait=900.0, adaptive=False)
 # Any non-empty token is accepted by the simulator; this one says what it is.
 _SIMULATOR_TOKEN = "luma-nb-simulator"  # noqa: S105 (not a secret)
 

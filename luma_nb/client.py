@@ -36,6 +36,7 @@ from luma_nb._flows import (
     unknown_outcome_of_cancel,
 )
 from luma_nb._media_cache import MediaCache
+from luma_nb._schedule import DurationModel
 from luma_nb._values import MAX_ID_CHARS, id_problem, shown
 from luma_nb._version import __version__
 from luma_nb.config import PollPolicy, Secret, Settings, as_secret
@@ -122,6 +123,13 @@ class _ClientBase:
     def base_url(self) -> str:
         """The API base URL."""
         return self._settings.base_url
+
+    @property
+    def durations(self) -> DurationModel:
+        """How long generations took, as this client has seen them: it shapes the adaptive
+        poll schedule. Seed it with ``client.durations.observe_all(seconds)``; the notebook
+        helpers, the panel and studies seed it from the session log."""
+        return self._core.durations
 
     @property
     def cache(self) -> MediaCache:

@@ -117,21 +117,44 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """How often ``wait`` asks for a task: ``initial`` seconds, growing by ``factor``,
-    capped at ``maximum``; ``max_wait`` is the default deadline of one wait."""
+    """How often ``wait`` asks for a task, and the default deadline of one wait (``max_wait``).
+
+    ``adaptive`` (the default): the schedule follows how long generations take (learned from
+    the tasks the client saw finish, seeded from the session log; see
+    :mod:`luma_nb._schedule`): no looks where nothing finishes, dense looks where generations
+    usually end, never more often than every ``floor`` seconds nor less often than every
+    ``ceiling`` seconds.
+
+    ``adaptive=False``: a backoff from ``initial`` seconds growing by ``factor`` up to
+    ``maximum``; :meth:`fixed` makes it a fixed interval.
+    """
 
     initial: float = 3.0
     factor: float = 1.25
     maximum: float = 15.0
     max_wait: float = 900.0
+    adaptive: bool = True
+    floor: float = 1.0
+    ceiling: float = 60.0
 
     def __post_init__(self) -> None:
-        for name in ("initial", "maximum", "max_wait"):
+        for name in ("initial", "maximum", "max_wait", "floor", "ceiling"):
             value = getattr(self, name)
             if not _is_number(value) or value <= 0:
                 raise ConfigError(f"poll {name} must be a positive number, not {value!r}")
         if not _is_number(self.factor) or self.factor < 1:
             raise ConfigError(f"poll factor must be a number >= 1, not {self.factor!r}")
+        if self.ceiling < self.floor:
+            raise ConfigError(
+                f"poll ceiling ({self.ceiling!r}) must not be below its floor ({self.floor!r})"
+            )
+        if not isinstance(self.adaptive, bool):
+            raise ConfigError(f"poll adaptive must be True or False, not {self.adaptive!r}")
+
+    @classmethod
+    def fixed(cls, seconds: float, *, max_wait: float = 900.0) -> PollPolicy:
+        """Look every ``seconds`` (start to start), e.g. ``PollPolicy.fixed(3)``: the SDK's."""
+        return cls(initial=seconds, factor=1.0, maximum=seconds, max_wait=max_wait, adaptive=False)
 
 
 @dataclass(frozen=True)

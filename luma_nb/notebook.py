@@ -215,6 +215,7 @@ def _run(
     iteration, task = _submit(request, parent=parent() if parent else None, **log_options)
     log = session()
     api = default_client()
+    _iteration.teach_durations(api, log)  # the poll schedule learns from earlier generations
     status = StatusLine(_iteration.describe(request))
     status.update(task)
     heard = [(task.state, task.raw_state)]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import luma_nb
+from luma_nb.backend import SIMULATOR_POLL
 from luma_nb.panel import Job, Panel
 from luma_nb.simulator import Simulator, VirtualClock
 
@@ -76,6 +77,8 @@ class Rig:
         options.setdefault("backend", "simulator")
         options.setdefault("cache_dir", self.tmp / "cache")
         options.setdefault("transport", self.sim.transport())  # or one that wraps it
+        # The simulator's kind of cadence (a backoff), as connect() gives it.
+        options.setdefault("poll", SIMULATOR_POLL)
         return luma_nb.AsyncClient(
             token,
             base_url=self.sim.base_url,
@@ -87,6 +90,7 @@ class Rig:
     def sync_client(self, token: str = "test-token", **options: Any) -> luma_nb.Client:
         options.setdefault("backend", "simulator")
         options.setdefault("cache_dir", self.tmp / "cache")
+        options.setdefault("poll", SIMULATOR_POLL)
         return luma_nb.Client(
             token,
             base_url=self.sim.base_url,

@@ -139,7 +139,7 @@ def test_an_explicit_simulator_is_used(tmp_path: Path) -> None:
 
 
 def test_options_reach_the_client(tmp_path: Path) -> None:
-    poll = PollPolicy(initial=1.0, maximum=2.0)
+    poll = PollPolicy(initial=1.0, maximum=2.0, adaptive=False)
     client = connect(banner=False, timeout=5, max_retries=1, poll=poll, cache_dir=tmp_path)
     close(client)
     assert client.settings.timeout == 5

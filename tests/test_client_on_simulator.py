@@ -151,6 +151,8 @@ class Rig:
         kwargs.setdefault("rng", random.Random(0))
         kwargs.setdefault("cache_dir", self.cache)
         kwargs.setdefault("backend", "simulator")
+        # The backoff schedule: its early looks see every phase of the simulated timeline.
+        kwargs.setdefault("poll", luma_nb.PollPolicy(adaptive=False))
         if self.kind == "sync":
             client: Any = luma_nb.Client(token, sleep=self.sleep, **kwargs)
         else:
@@ -237,7 +239,7 @@ def test_generate_end_to_end_reports_every_state(rig: Callable[..., Rig]) -> Non
     start = r.clock.now()
     video = client.generate(prompt, aspect_ratio="9:16", on_update=seen.append)
 
-    # the default cadence (3 s growing to 15 s) sees each phase of the simulated timeline
+    # the backoff cadence (3 s growing to 15 s) sees each phase of the simulated timeline
     states = [t.state for t in seen]
     assert states == [
         TaskState.QUEUED,
@@ -786,7 +788,7 @@ class Server:
 def loopback_client(kind: str, url: str, loop: asyncio.AbstractEventLoop, cache: Path) -> Any:
     options: dict[str, Any] = {
         "base_url": url,
-        "poll": luma_nb.PollPolicy(initial=0.05, maximum=0.2, max_wait=60),
+        "poll": luma_nb.PollPolicy(initial=0.05, maximum=0.2, max_wait=60, adaptive=False),
         "cache_dir": cache,
     }
     if kind == "sync":

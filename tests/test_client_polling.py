@@ -73,7 +73,7 @@ def failed(task_id: str = "task-1", *, code="forbidden", message="refused", trac
 # ---------------------------------------------------------------------------- cadence
 
 
-def test_default_cadence_grows_to_the_cap(client, api, clock) -> None:
+def test_backoff_cadence_grows_to_the_cap(client, api, clock) -> None:
     api.script(TASKS, *[record(state="processing")] * 11, done())
     task = client.wait("task-1")
     assert task.succeeded
@@ -83,7 +83,9 @@ def test_default_cadence_grows_to_the_cap(client, api, clock) -> None:
 
 
 def test_custom_poll_policy(make_client, api, clock) -> None:
-    client = make_client(poll=luma_nb.PollPolicy(initial=5, factor=2, maximum=12, max_wait=600))
+    client = make_client(
+        poll=luma_nb.PollPolicy(initial=5, factor=2, maximum=12, max_wait=600, adaptive=False)
+    )
     api.script(TASKS, *[record(state="processing")] * 4, done())
     client.wait("task-1")
     assert clock.sleeps == [5, 10, 12, 12]
@@ -131,7 +133,7 @@ def test_max_wait_deadline(client, api, clock) -> None:
 
 
 def test_default_max_wait_comes_from_the_poll_policy(make_client, api, clock) -> None:
-    client = make_client(poll=luma_nb.PollPolicy(max_wait=100))
+    client = make_client(poll=luma_nb.PollPolicy(max_wait=100, adaptive=False))
     api.script(TASKS, record(state="processing"))
     with pytest.raises(WaitTimeoutError):
         client.wait("task-1")

@@ -75,7 +75,7 @@ CASES = {
     ),
     "wait": (
         {},
-        {"poll": PollPolicy(initial=1.0, maximum=2.0, max_wait=10.0)},
+        {"poll": PollPolicy(initial=1.0, maximum=2.0, max_wait=10.0, adaptive=False)},
         "a very long wait",
         luma_nb.WaitTimeoutError,
         "Stopped waiting",

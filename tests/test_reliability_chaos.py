@@ -48,7 +48,7 @@ FAULTS = (
     "5xx=0.06:2,429=0.05:2:1,drop=0.03,drop_after=0.04,refuse=0.02,malformed=0.05,"
     "slow=0.03:2,stuck=0.03,fail=0.08:api_error"
 )
-POLL = PollPolicy(initial=3.0, factor=1.25, maximum=15.0, max_wait=600.0)
+POLL = PollPolicy(initial=3.0, factor=1.25, maximum=15.0, max_wait=600.0, adaptive=False)
 SUBJECTS = ("a fox", "a heron", "an otter", "a paper boat", "a lighthouse", "a balloon")
 
 
@@ -322,7 +322,7 @@ def test_slow_answers_do_not_stretch_the_poll_cadence() -> None:
         TOKEN,
         base_url="https://api.example.test",
         transport=httpx.MockTransport(handler),
-        poll=PollPolicy(initial=3.0, factor=1.0, maximum=3.0, max_wait=60),
+        poll=PollPolicy.fixed(3.0, max_wait=60),
         sleep=sleep,
         clock=lambda: now[0],
     ) as client:

@@ -242,7 +242,7 @@ class Script:
 
 
 ANSWERS = st.lists(st.tuples(STATUSES, BODIES, HEADERS), min_size=1, max_size=6)
-POLL = PollPolicy(initial=1.0, factor=2.0, maximum=4.0, max_wait=20.0)
+POLL = PollPolicy(initial=1.0, factor=2.0, maximum=4.0, max_wait=20.0, adaptive=False)
 
 
 def _client(script: Any, now: list[float]) -> luma_nb.Client:

@@ -181,7 +181,7 @@ def _study_worker(folder: str, url: str, worker: int, barrier: Any, results: Any
         base_url=url,
         backend="simulator",
         allow_insecure_http=True,
-        poll=PollPolicy(initial=0.001, factor=1.0, maximum=0.001, max_wait=120),
+        poll=PollPolicy.fixed(0.001, max_wait=120),
         sleep=lambda seconds: None,
         cache_dir=Path(folder) / f"cache-{worker}",
     )

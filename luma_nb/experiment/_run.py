@@ -147,6 +147,7 @@ def run(
         The longest to wait for the next video to finish before giving up (the client's
         poll policy decides when None); whatever is running stays in the log, resumable.
     """
+    _iteration.teach_durations(client, log)  # the poll schedule learns from earlier videos
     queue = deque(todo)
     in_flight: dict[str, str] = dict(attached or {})
     report = RunReport()

@@ -351,6 +351,7 @@ class Panel:
                 log.update(job.iteration, fresh)
                 _scheduler.call_in_loop(loop, lambda: self._show_task(job, fresh))
 
+            _iteration.teach_durations(self.client, log)  # once per log: the poll schedule
             task = await job.calls.wait(task, on_update)
             log.update(job.iteration, task)
             job.set_task(task)

@@ -26,7 +26,7 @@ from ._routes import route
 from ._sizes import VideoSize, parse_video_size
 from ._stats import JournalEntry, SimStats, StatsBook
 from ._submit import SubmitPart
-from ._task import Account, Task, new_uuid
+from ._task import GENERATION_SECONDS, Account, Task, new_uuid
 from ._validation import short
 from ._variants import Variants
 
@@ -123,6 +123,8 @@ class Simulator(SubmitPart):
         endpoint, counted in wall seconds; beyond, 429 ``too_many_requests`` with Retry-After.
     task_failure_rate : float
         Chance that a task fails (error code ``api_error``), drawn per task from the seed.
+    generation_seconds : (float, float)
+        How long a generation takes, drawn uniformly per task (default 120 to 160 s).
     faults : FaultPlan, str or sequence of them, optional
         Injected faults (see :class:`FaultPlan` for the text syntax).
     base_url, media_base_url : str
@@ -172,6 +174,7 @@ class Simulator(SubmitPart):
         credits: int | None = None,
         rate_limit: tuple[int, float] | str | None = None,
         task_failure_rate: float = 0.0,
+        generation_seconds: tuple[float, float] = GENERATION_SECONDS,
         faults: FaultsLike = None,
         base_url: str = DEFAULT_BASE_URL,
         media_base_url: str = DEFAULT_MEDIA_BASE_URL,
@@ -204,6 +207,10 @@ class Simulator(SubmitPart):
             else None
         )
         self.task_failure_rate = float(task_failure_rate)
+        low, high = (float(x) for x in generation_seconds)
+        if not 6.0 < low <= high < 7 * 24 * 3600:
+            raise ValueError("generation_seconds must be (low, high) with 6 < low <= high")
+        self.generation_seconds = (low, high)
         self.fault_plans = _faults_tuple(faults)
         self._faults = FaultInjector(self.fault_plans, seed)
         if isinstance(rate_limit, str):

@@ -31,6 +31,7 @@ class SubmitPart(QueryPart):
     address_policy: AddressPolicy
     video_size: VideoSize
     task_failure_rate: float
+    generation_seconds: tuple[float, float]
     _moderation: re.Pattern[str] | None
     _faults: FaultInjector
     _fetch: ImageFetcher
@@ -141,7 +142,11 @@ class SubmitPart(QueryPart):
                 fail_code = "api_error"
             now = self.clock.now()
             timeline = plan(
-                random.Random(base + ":time"), now, stuck=stuck, fails=fail_code is not None
+                random.Random(base + ":time"),
+                now,
+                stuck=stuck,
+                fails=fail_code is not None,
+                generation_seconds=self.generation_seconds,
             )
             task = Task(
                 number=number,

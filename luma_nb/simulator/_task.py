@@ -85,15 +85,27 @@ class TaskTimeline:
         return math.inf
 
 
-def plan(rng: random.Random, created_at: float, *, stuck: bool, fails: bool) -> TaskTimeline:
-    """Draw a realistic timeline: queued 1-3 s, pending until ~5 s, done after 120-160 s.
+#: How long a generation takes (seconds, uniform): the spec's sample tasks took 154-156 s.
+GENERATION_SECONDS = (120.0, 160.0)
+
+
+def plan(
+    rng: random.Random,
+    created_at: float,
+    *,
+    stuck: bool,
+    fails: bool,
+    generation_seconds: tuple[float, float] = GENERATION_SECONDS,
+) -> TaskTimeline:
+    """Draw a realistic timeline: queued 1-3 s, pending until ~5 s, done after
+    ``generation_seconds`` (120-160 s by default).
 
     A failing task ends somewhere during processing; a stuck one never ends.
     """
     started = created_at + rng.uniform(0.03, 0.12)
     pending = created_at + rng.uniform(1.0, 3.0)
     processing = created_at + rng.uniform(4.5, 6.0)
-    done = created_at + rng.uniform(120.0, 160.0)
+    done = created_at + rng.uniform(*generation_seconds)
     fail_at = rng.uniform(processing + 10.0, done)
     if stuck:
         finished = math.inf
