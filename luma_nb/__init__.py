@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         TransportError,
         UnexpectedResponseError,
         ValidationError,
+        WaitCancelledError,
         WaitTimeoutError,
     )
     from luma_nb.experiment import (
@@ -158,6 +159,7 @@ _EXPORTS.update(
             "TransportError",
             "UnexpectedResponseError",
             "ValidationError",
+            "WaitCancelledError",
             "WaitTimeoutError",
         ],
         "luma_nb.errors",
