@@ -1,7 +1,9 @@
 """luma_nb: a Jupyter toolkit for the Ace Data Cloud Luma video API.
 
 ``import luma_nb`` is light: public names are loaded on first use, so neither pandas nor the
-widget machinery (nor even httpx) is imported until something needs it.
+widget machinery (nor even httpx) is imported until something needs it. The public submodules
+(``luma_nb.report``, ``luma_nb.simulator``...) work as attributes at once, imported on first
+access.
 """
 
 from __future__ import annotations
@@ -12,6 +14,22 @@ from typing import TYPE_CHECKING, Any
 from luma_nb._version import __version__
 
 if TYPE_CHECKING:
+    from luma_nb import (
+        aio,
+        backend,
+        chain,
+        client,
+        config,
+        display,
+        errors,
+        experiment,
+        models,
+        notebook,
+        panel,
+        report,
+        session_log,
+        simulator,
+    )
     from luma_nb.aio import RunTimeoutError, enable_nested_asyncio, run_blocking
     from luma_nb.backend import connect, simulator_of
     from luma_nb.chain import chain_player, timeline
@@ -37,6 +55,7 @@ if TYPE_CHECKING:
         TransportError,
         UnexpectedResponseError,
         ValidationError,
+        WaitCancelledError,
         WaitTimeoutError,
     )
     from luma_nb.experiment import (
@@ -140,16 +159,41 @@ _EXPORTS.update(
             "TransportError",
             "UnexpectedResponseError",
             "ValidationError",
+            "WaitCancelledError",
             "WaitTimeoutError",
         ],
         "luma_nb.errors",
     )
 )
 
+#: The documented submodules: ``luma_nb.report`` works right after ``import luma_nb`` (the
+#: module is imported on first access). Not in ``__all__``: a star import stays light.
+_SUBMODULES = frozenset(
+    {
+        "aio",
+        "backend",
+        "chain",
+        "client",
+        "config",
+        "display",
+        "errors",
+        "experiment",
+        "models",
+        "notebook",
+        "panel",
+        "report",
+        "session_log",
+        "simulator",
+    }
+)
+
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        # import_module also binds the submodule as an attribute of this package.
+        return importlib.import_module(f"luma_nb.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'luma_nb' has no attribute {name!r}")
@@ -159,4 +203,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return sorted({*__all__, *_SUBMODULES})

@@ -6,7 +6,7 @@ A flow yields :class:`Send` (make this request; the shell answers with the
 blocking httpx and ``time.sleep``; ``AsyncClient`` with ``await``. The policies live here,
 once: the paid submit is never retried after it may have reached the server, reads are
 retried with capped, jittered backoff honouring ``Retry-After``, polling grows to a cap and
-stops at its own deadline.
+stops at its own deadline, or as soon as its ``stop`` signal is set (:meth:`Core.wait`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import httpx
 
@@ -31,6 +31,7 @@ from luma_nb.errors import (
     SubmitOutcomeUnknownError,
     TransportError,
     UnexpectedResponseError,
+    WaitCancelledError,
     WaitTimeoutError,
     proves_nothing_billed,
 )
@@ -77,11 +78,19 @@ class Fetch:
     max_bytes: int = 1 << 30
 
 
+class StopSignal(Protocol):
+    """Anything that says "stop waiting": a ``threading.Event`` or an ``asyncio.Event``."""
+
+    def is_set(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Sleep:
-    """Wait this many seconds."""
+    """Wait this many seconds; with ``stop``, end early once it is set (drivers check it
+    during the sleep: they wait on the event, or sleep in short slices)."""
 
     seconds: float
+    stop: StopSignal | None = None
 
 
 Step = Send | Fetch | Sleep
@@ -264,12 +273,16 @@ class Core:
     # ------------------------------------------------------------------ reads
 
     def _query(
-        self, body: Mapping[str, Any], deadline: float | None = None
+        self,
+        body: Mapping[str, Any],
+        deadline: float | None = None,
+        stop: StopSignal | None = None,
     ) -> Flow[dict[str, Any]]:
         """POST /luma/tasks with retries on network errors, 429, 5xx and garbled answers.
 
         A retry that would sleep past ``deadline`` (a wait's own) is not made: the error is
-        raised at once so the wait can stop on time.
+        raised at once so the wait can stop on time. Once ``stop`` is set (a wait's own, also
+        during the backoff) no further retry is made either.
         """
         max_retries = self.settings.retry.max_retries
         attempt = 0
@@ -306,20 +319,28 @@ class Core:
             delay = self.backoff(attempt, retry_after)
             if attempt >= max_retries or (deadline is not None and self.clock() + delay > deadline):
                 raise error
-            yield Sleep(delay)
+            if _stopped(stop):
+                raise error
+            yield Sleep(delay, stop)
+            if _stopped(stop):
+                raise error
             attempt += 1
 
-    def get_task(self, task_id: str, deadline: float | None = None) -> Flow[Task]:
+    def get_task(
+        self, task_id: str, deadline: float | None = None, stop: StopSignal | None = None
+    ) -> Flow[Task]:
         """Retrieve one task record."""
-        answer = yield from self._query(_wire.retrieve_body(task_id), deadline)
+        answer = yield from self._query(_wire.retrieve_body(task_id), deadline, stop)
         return self._task(answer, task_id)
 
-    def get_tasks(self, task_ids: list[str], deadline: float | None = None) -> Flow[list[Task]]:
+    def get_tasks(
+        self, task_ids: list[str], deadline: float | None = None, stop: StopSignal | None = None
+    ) -> Flow[list[Task]]:
         """Retrieve many records, 50 ids per request; ids the server did not return are left out."""
         found: list[Task] = []
         for start in range(0, len(task_ids), _wire.BATCH_LIMIT):
             chunk = task_ids[start : start + _wire.BATCH_LIMIT]
-            answer = yield from self._query(_wire.retrieve_batch_body(chunk), deadline)
+            answer = yield from self._query(_wire.retrieve_batch_body(chunk), deadline, stop)
             items = answer.get("items")
             if not isinstance(items, list):
                 data = answer.get("data")
@@ -349,12 +370,19 @@ class Core:
         max_wait: float | None,
         on_update: OnUpdate | None,
         known: list[Task] | None = None,
+        stop: StopSignal | None = None,
     ) -> Flow[list[Task]]:
         """Poll until every task is terminal or the deadline passes.
 
         One request per round per 50 tasks. Transient errors (network, 429, 5xx) are
         tolerated until the deadline; other errors end the wait at once. ``known`` are
         records already seen (and reported), so ``on_update`` hears only of changes.
+
+        ``stop`` is checked before every round (so a wait stopped before it starts sends
+        nothing) and after every round, and each sleep carries it, so a driver wakes as soon as
+        it is set. Once it is seen the wait raises :class:`WaitCancelledError` with the
+        unfinished ids. A request already in flight is not interrupted (it is bounded by the
+        HTTP timeout); a round that finds every task terminal returns them.
         """
         ids = list(dict.fromkeys(task_ids))
         poll = self.settings.poll
@@ -368,13 +396,20 @@ class Core:
         # their midpoint, which teaches the duration model.
         last_look = {i: self._submitted_at.get(i, started) for i in ids}
         learned: list[float] = []
+
+        def cancelled() -> WaitCancelledError:
+            last = {i: latest[i] for i in pending if i in latest}
+            return WaitCancelledError(pending, waited=self.clock() - started, last=last)
+
         while True:
+            if _stopped(stop):
+                raise cancelled()
             round_started = self.clock()
             try:
                 if len(pending) == 1:
-                    fresh = [(yield from self.get_task(pending[0], deadline))]
+                    fresh = [(yield from self.get_task(pending[0], deadline, stop))]
                 else:
-                    fresh = yield from self.get_tasks(pending, deadline)
+                    fresh = yield from self.get_tasks(pending, deadline, stop)
             except (TransportError, ServerError, RateLimitError, UnexpectedResponseError):
                 fresh = []
             for task in fresh:
@@ -399,6 +434,8 @@ class Core:
                 return [latest[i] for i in ids]
             for i in pending:
                 last_look[i] = round_started
+            if _stopped(stop):
+                raise cancelled()
             remaining = deadline - self.clock()
             if remaining <= 0:
                 raise WaitTimeoutError(
@@ -419,7 +456,7 @@ class Core:
             # Rounds start `interval` apart (start to start): a slow answer, or several batch
             # requests, must not stretch the cadence, nor how late a finished task is seen.
             spent = max(0.0, self.clock() - round_started)
-            yield Sleep(max(0.0, min(interval - spent, remaining)))
+            yield Sleep(max(0.0, min(interval - spent, remaining)), stop)
 
     def complete(
         self,
@@ -492,6 +529,10 @@ class Core:
                     raise error
             yield Sleep(self.backoff(attempt))
             attempt += 1
+
+
+def _stopped(stop: StopSignal | None) -> bool:
+    return stop is not None and bool(stop.is_set())
 
 
 def _unless_refused(error: APIError) -> LumaError:

@@ -12,23 +12,66 @@ rules below, so the sync and async paths cannot drift apart:
 - an API answer is read to :data:`~luma_nb.config.MAX_ANSWER_BYTES` + 1 bytes at most, a
   download to its step's ``max_bytes`` + 1: the flows refuse what passed the cap;
 - an answer's bytes are scrubbed of the token as they arrive (a server may echo it);
-- bodies are encoded by :func:`luma_nb._wire.encode_body` (a ValidationError, before sending).
+- bodies are encoded by :func:`luma_nb._wire.encode_body` (a ValidationError, before sending);
+- a :class:`~luma_nb._flows.Sleep` that carries a ``stop`` signal ends as soon as it is set
+  (:func:`pause` / :func:`apause`): the driver waits on the event itself when it can, else
+  sleeps in slices of :data:`STOP_SLICE` seconds and looks at the signal between them.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 
 import httpx
 
 from luma_nb import _wire
-from luma_nb._flows import Fetch, Send
+from luma_nb._flows import Fetch, Send, Sleep
 from luma_nb.config import MAX_ANSWER_BYTES, Secret, Settings
 
-__all__ = ["BearerAuth", "SendTracker", "aperform", "perform", "scrubbed"]
+__all__ = ["BearerAuth", "SendTracker", "apause", "aperform", "pause", "perform", "scrubbed"]
 
 Clock = Callable[[], float]
+
+#: Longest stretch a stoppable sleep goes without looking at its stop signal (when it cannot
+#: wait on the event itself: an injected sleep, or a thread's event in an async client).
+STOP_SLICE = 0.05
+
+
+def pause(sleep: Callable[[float], object], step: Sleep) -> None:
+    """Sleep ``step.seconds`` with ``sleep``, ending early once ``step.stop`` is set."""
+    stop = step.stop
+    if stop is None:
+        sleep(step.seconds)
+    elif sleep is time.sleep and isinstance(stop, threading.Event):
+        stop.wait(step.seconds)
+    else:
+        left = step.seconds
+        while left > 1e-9 and not stop.is_set():
+            part = min(STOP_SLICE, left)
+            sleep(part)
+            left -= part
+
+
+async def apause(sleep: Callable[[float], Awaitable[object]], step: Sleep) -> None:
+    """Await ``step.seconds`` of ``sleep``, ending early once ``step.stop`` is set."""
+    stop = step.stop
+    if stop is None:
+        await sleep(step.seconds)
+    elif sleep is asyncio.sleep and isinstance(stop, asyncio.Event):
+        if not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), step.seconds)
+    else:
+        left = step.seconds
+        while left > 1e-9 and not stop.is_set():
+            part = min(STOP_SLICE, left)
+            await sleep(part)
+            left -= part
 
 
 class BearerAuth(httpx.Auth):

@@ -33,6 +33,7 @@ from luma_nb._flows import (
     OnUpdate,
     Send,
     Sleep,
+    StopSignal,
     unknown_outcome_of_cancel,
 )
 from luma_nb._media_cache import MediaCache
@@ -227,12 +228,18 @@ def _submission(
     )
 
 
-def check_wait(max_wait: object, on_update: object = None) -> None:
-    """Raise ValidationError for a bad ``max_wait`` or ``on_update`` (before any request)."""
+def check_wait(max_wait: object, on_update: object = None, stop: object = None) -> None:
+    """Raise ValidationError for a bad ``max_wait``, ``on_update`` or ``stop`` (before any
+    request)."""
     if max_wait is not None:
         check_seconds(max_wait, "max_wait", MAX_WAIT_LIMIT)
     if on_update is not None and not callable(on_update):
         raise ValidationError("on_update must be a callable taking a Task", field="on_update")
+    if stop is not None and not callable(getattr(stop, "is_set", None)):
+        raise ValidationError(
+            f"stop must be a threading.Event or an asyncio.Event, not {shown(stop)}",
+            field="stop",
+        )
 
 
 def _check_sync(sync: object) -> None:
@@ -362,7 +369,7 @@ class Client(_ClientBase):
             step = next(flow)
             while True:
                 if isinstance(step, Sleep):
-                    self._sleep(step.seconds)
+                    _http.pause(self._sleep, step)
                     step = flow.send(None)
                     continue
                 failure: Exception | None = None
@@ -518,14 +525,19 @@ class Client(_ClientBase):
         *,
         max_wait: float | None = None,
         on_update: OnUpdate | None = None,
+        stop: StopSignal | None = None,
     ) -> Task:
         """Poll until the task is terminal and return it, failed or not.
 
         Raises :class:`~luma_nb.errors.WaitTimeoutError` (with the task id) at the deadline.
+        ``stop`` (a ``threading.Event``, set from another thread) ends the wait early: it is
+        looked at before every poll and wakes the sleep between polls at once, and the wait
+        then raises :class:`~luma_nb.errors.WaitCancelledError` (with the task id). A poll
+        already in flight finishes first; the task itself is not cancelled on the server.
         """
-        check_wait(max_wait, on_update)
+        check_wait(max_wait, on_update, stop)
         return self._run(
-            self._core.wait([_task_id(task_id)], max_wait=max_wait, on_update=on_update)
+            self._core.wait([_task_id(task_id)], max_wait=max_wait, on_update=on_update, stop=stop)
         )[0]
 
     def wait_many(
@@ -534,11 +546,16 @@ class Client(_ClientBase):
         *,
         max_wait: float | None = None,
         on_update: OnUpdate | None = None,
+        stop: StopSignal | None = None,
     ) -> list[Task]:
-        """Poll many tasks with batch requests (one per round per 50 tasks); results in order."""
-        check_wait(max_wait, on_update)
+        """Poll many tasks with batch requests (one per round per 50 tasks); results in order.
+
+        ``stop`` works as in :meth:`wait` (:class:`~luma_nb.errors.WaitCancelledError` lists
+        the unfinished ids).
+        """
+        check_wait(max_wait, on_update, stop)
         return self._run(
-            self._core.wait(self._ids(task_ids), max_wait=max_wait, on_update=on_update)
+            self._core.wait(self._ids(task_ids), max_wait=max_wait, on_update=on_update, stop=stop)
         )
 
     def download(self, video: Video | Task | str, path: str | Path | None = None) -> Path:
@@ -612,7 +629,7 @@ class AsyncClient(_ClientBase):
             step = next(flow)
             while True:
                 if isinstance(step, Sleep):
-                    await self._sleep(step.seconds)
+                    await _http.apause(self._sleep, step)
                     step = flow.send(None)
                     continue
                 tracker = _http.SendTracker()
@@ -757,11 +774,17 @@ class AsyncClient(_ClientBase):
         *,
         max_wait: float | None = None,
         on_update: OnUpdate | None = None,
+        stop: StopSignal | None = None,
     ) -> Task:
-        """Poll until the task is terminal (see :meth:`Client.wait`)."""
-        check_wait(max_wait, on_update)
+        """Poll until the task is terminal (see :meth:`Client.wait`).
+
+        ``stop`` is an ``asyncio.Event`` (or a ``threading.Event``, set from any thread);
+        once set, the wait raises :class:`~luma_nb.errors.WaitCancelledError`. Cancelling the
+        awaiting task works too, as for any coroutine.
+        """
+        check_wait(max_wait, on_update, stop)
         tasks = await self._run(
-            self._core.wait([_task_id(task_id)], max_wait=max_wait, on_update=on_update)
+            self._core.wait([_task_id(task_id)], max_wait=max_wait, on_update=on_update, stop=stop)
         )
         return tasks[0]
 
@@ -771,11 +794,12 @@ class AsyncClient(_ClientBase):
         *,
         max_wait: float | None = None,
         on_update: OnUpdate | None = None,
+        stop: StopSignal | None = None,
     ) -> list[Task]:
         """Poll many tasks with batch requests (see :meth:`Client.wait_many`)."""
-        check_wait(max_wait, on_update)
+        check_wait(max_wait, on_update, stop)
         return await self._run(
-            self._core.wait(self._ids(task_ids), max_wait=max_wait, on_update=on_update)
+            self._core.wait(self._ids(task_ids), max_wait=max_wait, on_update=on_update, stop=stop)
         )
 
     async def download(self, video: Video | Task | str, path: str | Path | None = None) -> Path:

@@ -22,6 +22,7 @@ The tree::
     │   └── UnexpectedResponseError  an answer that is not the JSON the spec describes
     ├── GenerationFailedError        the task finished, but failed (carries the task)
     ├── WaitTimeoutError             our own deadline passed; the task may still finish (re-attach)
+    ├── WaitCancelledError           a wait's `stop` event was set; the task may still finish too
     ├── RunTimeoutError              (aio) run_blocking timed out; its coroutine was cancelled
     └── SessionLogWriteError         (session_log) the paid task exists but its log line could not
                                      be written (disk full): ``.task_id``; written once it can be
@@ -55,6 +56,7 @@ __all__ = [
     "TransportError",
     "UnexpectedResponseError",
     "ValidationError",
+    "WaitCancelledError",
     "WaitTimeoutError",
 ]
 
@@ -261,6 +263,35 @@ class WaitTimeoutError(LumaError):
         super().__init__(
             f"gave up waiting after {waited:.0f} s for task(s) {shown}; they may still finish "
             f"on the server. Re-attach later with client.wait({self.task_ids[0]!r})"
+            + (" or client.wait_many([...])" if len(self.task_ids) > 1 else "")
+            + "."
+        )
+
+    @property
+    def task_id(self) -> str:
+        """The first unfinished task's id."""
+        return self.task_ids[0]
+
+
+class WaitCancelledError(LumaError):
+    """A wait was stopped through its ``stop`` event before the task(s) finished.
+
+    Only the waiting stopped: nothing is cancelled on the server, and the tasks may still
+    finish (and be billed). Re-attach with ``client.wait(task_id)`` (or ``wait_many``).
+    ``task_ids`` lists the unfinished ones; ``last`` holds the last seen record of each, by id;
+    ``waited`` is how long the wait ran, on the client's clock.
+    """
+
+    def __init__(
+        self, task_ids: list[str], *, waited: float, last: dict[str, Task] | None = None
+    ) -> None:
+        self.task_ids = tuple(task_ids)
+        self.waited = waited
+        self.last = dict(last or {})
+        shown = ", ".join(self.task_ids[:5]) + (" ..." if len(self.task_ids) > 5 else "")
+        super().__init__(
+            f"stopped waiting after {waited:.0f} s for task(s) {shown}, as asked; they may "
+            f"still finish on the server. Re-attach later with client.wait({self.task_ids[0]!r})"
             + (" or client.wait_many([...])" if len(self.task_ids) > 1 else "")
             + "."
         )

@@ -28,6 +28,7 @@ from luma_nb.errors import (
     TransportError,
     UnexpectedResponseError,
     ValidationError,
+    WaitCancelledError,
     WaitTimeoutError,
 )
 from luma_nb.models import Task, TaskError, TaskState
@@ -51,6 +52,7 @@ PARENTS = {
     UnexpectedResponseError: APIError,
     GenerationFailedError: LumaError,
     WaitTimeoutError: LumaError,
+    WaitCancelledError: LumaError,
 }
 API_ERRORS = [cls for cls in PARENTS if issubclass(cls, APIError)]
 

@@ -6,6 +6,7 @@ import inspect
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +174,65 @@ def test_errors_and_models_do_not_need_httpx() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+# Every public (documented) submodule of luma_nb: each must work as an attribute.
+_PACKAGE = Path(luma_nb.__file__).parent
+SUBMODULES = sorted(
+    name
+    for name in [
+        *(path.stem for path in _PACKAGE.glob("*.py")),
+        *(path.parent.name for path in _PACKAGE.glob("*/__init__.py")),
+    ]
+    if not name.startswith("_")
+)
+
+
+def test_the_submodule_list_is_every_public_module() -> None:
+    assert set(SUBMODULES) == set(luma_nb._SUBMODULES)
+    assert set(SUBMODULES) <= set(dir(luma_nb))
+    assert not set(SUBMODULES) & set(luma_nb.__all__)  # a star import stays light
+
+
+@pytest.mark.slow
+def test_submodules_are_attributes_right_after_import() -> None:
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import types
+        import luma_nb
+        names = {SUBMODULES!r}
+        early = [n for n in names if "luma_nb." + n in sys.modules]
+        print("early:" + ",".join(early))
+        for name in names:
+            module = getattr(luma_nb, name)
+            assert isinstance(module, types.ModuleType), name
+            assert module is sys.modules["luma_nb." + name], name
+        assert callable(luma_nb.report.export_html)
+        assert callable(luma_nb.chain.timeline)
+        assert callable(luma_nb.display.show)
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = result.stdout.split()
+    assert lines == ["early:", "ok"], result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_one_submodule_loads_only_what_it_needs() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import luma_nb
+        luma_nb.errors.LumaError
+        heavy = ("pandas", "ipywidgets", "httpx", "IPython")
+        print(",".join(m for m in heavy if m in sys.modules) or "-")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "-"

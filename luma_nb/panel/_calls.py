@@ -2,8 +2,9 @@
 
 An :class:`~luma_nb.AsyncClient` is awaited on the running loop. A blocking
 :class:`~luma_nb.Client` runs in a worker thread (``asyncio.to_thread``) so the loop stays
-free; its wait is the client's own polling flow, made stoppable so that a cancelled job's
-thread gives up at its next step instead of polling on for the whole deadline.
+free; its wait gets a ``stop`` event (the client's public, cancellable wait), set when the job
+is cancelled, so the thread wakes from its sleep and gives up instead of polling on for the
+whole deadline. Only public client methods are used.
 """
 
 from __future__ import annotations
@@ -12,42 +13,17 @@ import asyncio
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from luma_nb import _iteration
 from luma_nb.client import AsyncClient
 from luma_nb.models import Task, VideoRequest
 
 if TYPE_CHECKING:
-    from luma_nb._flows import Flow
     from luma_nb.client import Client
     from luma_nb.session_log import SessionLog
 
-T = TypeVar("T")
 OnUpdate = Callable[[Task], object]
-
-
-class _Stopped(Exception):
-    """The job that owned this blocking wait was cancelled."""
-
-
-def _stoppable(flow: Flow[T], stop: threading.Event) -> Flow[T]:
-    """``flow``, step for step, ending with :class:`_Stopped` once ``stop`` is set."""
-    try:
-        step = next(flow)
-        while True:
-            if stop.is_set():
-                flow.close()
-                raise _Stopped
-            try:
-                answer: Any = yield step
-            except BaseException as exc:  # the client throws transport errors into the flow
-                step = flow.throw(exc)
-            else:
-                step = flow.send(answer)
-    except StopIteration as end:
-        value: T = end.value
-        return value
 
 
 class Calls:
@@ -86,16 +62,10 @@ class Calls:
         if isinstance(client, AsyncClient):
             return await client.wait(task.id, on_update=on_update)
         stop = threading.Event()
-        blocking = client
-
-        def wait_blocking() -> Task:
-            flow = blocking._core.wait([task.id], max_wait=None, on_update=on_update)
-            return blocking._run(_stoppable(flow, stop))[0]
-
         try:
-            return await asyncio.to_thread(wait_blocking)
+            return await asyncio.to_thread(client.wait, task.id, on_update=on_update, stop=stop)
         finally:
-            stop.set()
+            stop.set()  # the job was cancelled (or is over): the thread stops polling
 
     async def download(self, url: str) -> Path:
         """A local copy of ``url`` through the client's media cache."""

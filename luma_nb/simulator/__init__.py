@@ -8,12 +8,13 @@ One engine, two faces::
     with SimulatorServer(sim) as server: ...                   # loopback HTTP, server.url
     $ python -m luma_nb.simulator --port 8123 --speed 60       # from a shell (see --help)
 
-What it answers (``spec/luma-api.md``): ``POST /luma/videos`` (``generate`` and ``extend``;
-sync mode holds until the video is ready or answers 504 ``timeout`` after ``timeout`` simulated
-seconds; ``async`` / ``callback_url`` answer ``{"task_id", "trace_id"}`` at once by default),
-``POST /luma/tasks`` (``retrieve``, ``retrieve_batch``), and ``GET``/``HEAD`` of the media URLs
-``{media_base_url}/media/luma/{task_id}.mp4`` and ``.jpg`` (no token; ``Range`` answered with
-206). Clips are rendered on the first media request and cached.
+What it answers (the API as described in ``docs/api.md``): ``POST /luma/videos`` (``generate``
+and ``extend``; sync mode holds until the video is ready or answers 504 ``timeout`` after
+``timeout`` simulated seconds; ``async`` / ``callback_url`` answer ``{"task_id", "trace_id"}``
+at once by default), ``POST /luma/tasks`` (``retrieve``, ``retrieve_batch``), and
+``GET``/``HEAD`` of the media URLs ``{media_base_url}/media/luma/{task_id}.mp4`` and ``.jpg``
+(no token; ``Range`` answered with 206). Clips are rendered on the first media request and
+cached.
 
 Knobs (keyword arguments of :class:`Simulator`; CLI flags in brackets):
 
@@ -32,8 +33,8 @@ Knobs (keyword arguments of :class:`Simulator`; CLI flags in brackets):
 ``faults`` [--faults]         :class:`FaultPlan`: 5xx bursts, 429 bursts, dropped/refused
                               connections (before or after the task is created), slow and
                               malformed answers, stuck and failing tasks, any error code of
-                              the spec's table; text syntax below
-``variants`` [--variant]      :class:`Variants`: which of the answer shapes the spec lists
+                              the error table of docs/api.md; text syntax below
+``variants`` [--variant]      :class:`Variants`: which of the answer shapes docs/api.md lists
                               (error envelopes with or without ``success``, a bare string
                               ``error``, a queued ``response`` missing / ``null``, the
                               acknowledgement's keys and status, state words...)
@@ -70,7 +71,7 @@ nesting deeper than 32, a wrong type in any field, a ``timeout`` outside (0, 360
 
 The CLI refuses ``--allow-remote`` (binding a non-loopback address) without ``--token``.
 
-Choices where the spec is open (its "Open questions"):
+Choices where the provider leaves the API open (the "Open questions" of ``docs/api.md``):
 
 1. The async acknowledgement is HTTP 200 ``{"task_id": ..., "trace_id": ...}`` (the
    ``ack`` and ``ack_status`` variants give the other shapes, 202 included).

@@ -42,7 +42,7 @@ example: --faults "5xx=0.1:2,drop=0.05,slow=0.1:2,malformed=0.05,stuck=0.02,fail
 """
 
 _VARIANT_HELP = """\
-answer shapes among those the spec lists, repeatable; comma-separated key=value:
+answer shapes among those docs/api.md lists, repeatable; comma-separated key=value:
   error_success=BOOL     add "success": false to error envelopes (default false: the
                          provider's published errors carry only error and trace_id)
   error_string=BOOL      "error": "<message>", a bare string (default false)

@@ -1,6 +1,6 @@
 """Callback delivery: a background thread POSTs each finished task's body to its callback_url.
 
-The service's retry policy is undocumented (spec open question 3). The simulator tries up to
+The service's retry policy is undocumented (docs/api.md, open question 3). The simulator tries up to
 ``1 + len(retry_delays)`` times, waiting ``retry_delays[i]`` client (wall) seconds before retry
 ``i + 1``; any 2xx answer counts as delivered. Failed tasks are called back too, with the
 failure body. Deliveries never run on a request thread, so a slow receiver cannot stall the API.

@@ -143,13 +143,13 @@ class Simulator(SubmitPart):
         Transport for callback POSTs (tests capture them); default real HTTP. It only sees
         requests the address policy allowed, sent to the checked address.
     variants : Variants or str, optional
-        The shapes of the answers, among those the spec lists (see :class:`Variants`): error
+        The shapes of the answers, among those docs/api.md lists (see :class:`Variants`): error
         envelopes without ``success`` by default, a queued record's ``response`` missing or
         ``null``, the acknowledgement's keys, state words...
     token_errors : mapping of str to str, optional
         ``{token: code}``: requests with that bearer token are answered with that error code of
-        the spec's table (``token_mismatched`` 400, ``token_expired`` 401, ``disabled`` 400,
-        ``used_up`` 403...), its status and message.
+        the error table of docs/api.md (``token_mismatched`` 400, ``token_expired`` 401,
+        ``disabled`` 400, ``used_up`` 403...), its status and message.
     video_size : {"compact", "service"} or (int, int) or str
         Clip sizes: ``compact`` (default, ~83 kilopixels, fast), ``service`` (the real
         service's: 1360x752 text-only, 1552x656 with a keyframe or extend, for 16:9), or one

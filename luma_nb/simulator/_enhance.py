@@ -1,8 +1,8 @@
 """A deterministic, plausible stand-in for the service's prompt ``enhancement``.
 
-What the real option changes is not documented (spec open question 8). The simulator makes its
-effect visible: the echoed ``prompt`` gains a camera move, a light and a style, chosen by a hash
-of the prompt, so the same prompt is always enhanced the same way.
+What the real option changes is not documented (docs/api.md, open question 8). The simulator
+makes its effect visible: the echoed ``prompt`` gains a camera move, a light and a style, chosen
+by a hash of the prompt, so the same prompt is always enhanced the same way.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ several plans are separated by ``;``::
     malformed=RATE                  answer 200 with truncated JSON or an HTML page (after handling)
     stuck=RATE                      a new task stays ``processing`` forever
     fail=RATE[:CODE]                a new task fails with error CODE (default api_error)
-    error=RATE:CODE                 answer the error CODE of the spec's table, with its status
+    error=RATE:CODE                 answer the error CODE of docs/api.md's table, with its status
                                     and message (token_expired, token_mismatched, disabled...),
                                     before the request is handled
     on=videos+tasks+media           endpoints the request faults apply to (default videos+tasks)
@@ -92,8 +92,8 @@ class FaultPlan:
         The error code of such a failure.
     error : float
         Chance that a request is answered with the error ``error_code`` (its status and message
-        from the spec's table) instead of being handled: e.g. ``token_expired`` in the middle
-        of a wait.
+        from docs/api.md's error table) instead of being handled: e.g. ``token_expired`` in the
+        middle of a wait.
     error_code : str
         That code; required when ``error`` is set.
     endpoints : tuple of str

@@ -1,8 +1,8 @@
 """A sliding-window rate limit, counted on the clock's wall time.
 
-The real limits are undocumented (spec open question 9). The simulator counts requests per token
-and per endpoint (a client's polling does not starve its submits), and tells a limited client
-when a slot frees up in ``Retry-After`` (whole seconds, at least 1).
+The real limits are undocumented (docs/api.md, open question 9). The simulator counts requests
+per token and per endpoint (a client's polling does not starve its submits), and tells a limited
+client when a slot frees up in ``Retry-After`` (whole seconds, at least 1).
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ __all__ = [
 #: The provider's message for a body that is not a valid request (its ``bad_request`` example).
 INVALID_PAYLOAD = "The json payload is not valid to request the API"
 
-#: code -> (HTTP status, message); the spec's error table. (P): the provider's published wording.
+#: code -> (HTTP status, message); the error table of docs/api.md.
+#: (P): the provider's published wording.
 ERRORS: Mapping[str, tuple[int, str]] = {
     "bad_request": (400, INVALID_PAYLOAD),  # (P)
     "token_mismatched": (400, "The specified token is not matched with API."),  # (P)

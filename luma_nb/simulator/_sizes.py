@@ -7,11 +7,11 @@ are the size of the files the simulator serves for it.
     About 83 kilopixels at the requested aspect ratio (16:9 is 384x216): small files, fast
     renders (~0.2 s a clip).
 ``"service"``
-    The sizes of the real service. Seen (spec, H): **1360x752** for a text-only 16:9 clip and
-    **1552x656** for a 16:9 clip with a keyframe (``start_image_url`` / ``end_image_url``) or an
-    ``extend``. The other ratios get Luma's sizes of about one megapixel (L, inferred): 9:16
-    752x1360, 1:1 1024x1024, 4:3 1168x864, 3:4 864x1168, 21:9 1552x656, 9:21 656x1552. Renders
-    take ~1 s a clip and files ~200 KB.
+    The sizes of the real service. Seen (docs/api.md, documented): **1360x752** for a text-only
+    16:9 clip and **1552x656** for a 16:9 clip with a keyframe (``start_image_url`` /
+    ``end_image_url``) or an ``extend``. The other ratios get Luma's sizes of about one
+    megapixel (L, inferred): 9:16 752x1360, 1:1 1024x1024, 4:3 1168x864, 3:4 864x1168, 21:9
+    1552x656, 9:21 656x1552. Renders take ~1 s a clip and files ~200 KB.
 ``(width, height)`` or ``"WxH"``
     Every clip at that size (even numbers, 16 to 4096), whatever its aspect ratio.
 

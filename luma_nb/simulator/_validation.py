@@ -1,8 +1,8 @@
 """Validation of ``POST /luma/videos`` bodies, with the service's codes and messages.
 
-Choices the spec leaves open (question 6), made here: unknown keys are ignored (and echoed in
-the task's ``request``); ``null`` counts as absent; there is no prompt length limit; ``timeout``
-is a number of seconds in (0, 3600] (the client's own bound).
+Choices the API leaves open (docs/api.md, open question 6), made here: unknown keys are ignored
+(and echoed in the task's ``request``); ``null`` counts as absent; there is no prompt length
+limit; ``timeout`` is a number of seconds in (0, 3600] (the client's own bound).
 
 Every malformed body is a 400 ``bad_request``, never a 500: bytes that are not UTF-8 or not
 JSON, JSON's non-standard ``NaN`` / ``Infinity``, numbers too long to read, text holding a

@@ -1,6 +1,6 @@
 """The shapes the service's answers are seen to take, each one selectable.
 
-``spec/luma-api.md`` lists several shapes for one answer; a client must read them all, so the
+``docs/api.md`` lists several shapes for one answer; a client must read them all, so the
 simulator can produce each (``Simulator(variants=Variants(...))``, CLI ``--variant``). The
 defaults are the shapes of the provider's own published examples where there are some:
 
