@@ -23,7 +23,7 @@ import ipywidgets as widgets
 from luma_nb._click_guard import DEFAULT_WINDOW, ClickGuard
 from luma_nb._html import esc
 from luma_nb.display import video_html
-from luma_nb.experiment._media import playable
+from luma_nb.render.adapt import video_from_row
 
 if TYPE_CHECKING:
     from luma_nb.experiment._experiment import Experiment
@@ -68,7 +68,7 @@ class ReviewCard:
     ) -> None:
         self.label = label
         self.iteration = iteration
-        video = None if row is None else playable(row, blind=True)
+        video = None if row is None else video_from_row(row, blind=True)
         if video is not None:
             html = video_html(video, embed=embed, label=f"Video {label}")
         else:
