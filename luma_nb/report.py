@@ -34,7 +34,7 @@ import math
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from luma_nb._html import esc, human_bytes, human_seconds, safe_url
 from luma_nb._media_policy import report_file_name
 from luma_nb._version import __version__
 from luma_nb.errors import ValidationError
-from luma_nb.render.adapt import media_of_row
+from luma_nb.render.adapt import media_of_row, records_of
 from luma_nb.render.card import (
     Fact,
     backend_badge,
@@ -113,55 +113,6 @@ def _text(value: object) -> str | None:
 
 
 # --------------------------------------------------------------------------- rows in
-
-
-def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    # pandas.NA and NaT, recognised without importing pandas.
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _plain(value: object) -> object:
-    if _is_missing(value):
-        return None
-    if isinstance(value, (str, bool, int, float, list)):
-        return value
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "ndim", 1) == 0:
-        return item()  # a numpy scalar from a DataFrame
-    tolist = getattr(value, "tolist", None)
-    return tolist() if callable(tolist) else value
-
-
-def _records(source: object) -> tuple[list[dict[str, Any]], str | None]:
-    """The rows of a SessionLog, a DataFrame, or any object with ``to_records``/rows."""
-    session: str | None = None
-    records: Iterable[Any]
-    if hasattr(source, "columns") and hasattr(source, "to_dict"):
-        # A DataFrame (its own to_records gives numpy records, not dicts).
-        records = source.to_dict("records")
-    elif callable(getattr(source, "to_records", None)):
-        records = source.to_records()  # type: ignore[attr-defined]
-        session = _text(getattr(source, "session_id", None))
-    elif isinstance(source, (Mapping, str, bytes)) or not isinstance(source, Iterable):
-        raise ValidationError(
-            "export_html takes a SessionLog, a DataFrame or a list of row dicts, "
-            f"not {type(source).__name__}",
-            field="rows",
-        )
-    else:
-        records = source
-    rows: list[dict[str, Any]] = []
-    for record in records:
-        if not isinstance(record, Mapping):
-            raise ValidationError(
-                f"each row must be a dict of columns, not {type(record).__name__}", field="rows"
-            )
-        rows.append({str(key): _plain(value) for key, value in record.items()})
-    return rows, session
 
 
 # --------------------------------------------------------------------------- HTML out
@@ -362,7 +313,7 @@ def report_html(
         raise ValidationError(f"embed must be None, True or False, not {embed!r}", field="embed")
     if title is not None and not isinstance(title, str):
         raise ValidationError(f"title must be text, not {type(title).__name__}", field="title")
-    rows, session = _records(rows_or_log)
+    rows, session = records_of(rows_or_log)
     summary = _summary_markup(summary_html)
     sessions = _distinct(rows, "session") or ([session] if session else [])
     if title is None:
@@ -486,7 +437,7 @@ def export_html(
     target = Path(path).expanduser()
     if target.is_dir():
         # The name comes from the log, which anyone may have edited: a slug, never a path.
-        rows, session = _records(rows_or_log)
+        rows, session = records_of(rows_or_log)
         sessions = _distinct(rows, "session") or ([session] if session else [])
         target = target / report_file_name(sessions[0] if len(sessions) == 1 else None)
     target = target.absolute()

@@ -5,13 +5,15 @@ and blind review) and the views all rebuild a video the same way, so a video loo
 wherever it is shown: the URL it was served from (never a ``data:`` URL in its place), the
 prompt sent (as a request) and echoed, and the local copy the log recorded, which the
 renderer embeds when the policy allows (:func:`luma_nb.render.media.place`).
+:func:`records_of` reads the rows themselves from a log, a DataFrame or a list of dicts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from luma_nb.errors import ValidationError
@@ -20,6 +22,7 @@ from luma_nb.render.media import Media, place
 
 __all__ = [
     "media_of_row",
+    "records_of",
     "request_from_row",
     "task_seconds",
     "video_from_row",
@@ -152,3 +155,60 @@ def media_of_row(row: Mapping[str, Any], *, embed: bool | None, standalone: bool
         backend=row.get("backend"),
         standalone=standalone,
     )
+
+
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    # pandas.NA and NaT, recognised without importing pandas.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _plain(value: object) -> object:
+    if _is_missing(value):
+        return None
+    if isinstance(value, (str, bool, int, float, list)):
+        return value
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", 1) == 0:
+        return item()  # a numpy scalar from a DataFrame
+    tolist = getattr(value, "tolist", None)
+    return tolist() if callable(tolist) else value
+
+
+def records_of(source: object) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows of a SessionLog, a DataFrame, or a list of row dicts, and the log's session id.
+
+    Values become plain Python (numpy scalars unwrapped, NaN/NA/NaT as ``None``).
+
+    Raises
+    ------
+    ValidationError
+        For anything that is not rows.
+    """
+    session: str | None = None
+    records: Iterable[Any]
+    if hasattr(source, "columns") and hasattr(source, "to_dict"):
+        # A DataFrame (its own to_records gives numpy records, not dicts).
+        records = source.to_dict("records")
+    elif callable(getattr(source, "to_records", None)):
+        records = source.to_records()  # type: ignore[attr-defined]
+        session = _text(getattr(source, "session_id", None))
+    elif isinstance(source, (Mapping, str, bytes)) or not isinstance(source, Iterable):
+        raise ValidationError(
+            "export_html takes a SessionLog, a DataFrame or a list of row dicts, "
+            f"not {type(source).__name__}",
+            field="rows",
+        )
+    else:
+        records = source
+    rows: list[dict[str, Any]] = []
+    for record in records:
+        if not isinstance(record, Mapping):
+            raise ValidationError(
+                f"each row must be a dict of columns, not {type(record).__name__}", field="rows"
+            )
+        rows.append({str(key): _plain(value) for key, value in record.items()})
+    return rows, session
