@@ -181,6 +181,7 @@ _SUBMODULES = frozenset(
         "models",
         "notebook",
         "panel",
+        "render",
         "report",
         "session_log",
         "simulator",

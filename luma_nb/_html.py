@@ -1,4 +1,4 @@
-"""Private building blocks of :mod:`luma_nb.display`: escaping, URL filtering, data URLs, CSS.
+"""The safety primitives of every page and line luma_nb writes: escaping, URL filtering, data URLs.
 
 Everything here is pure (no I/O: reading files is :mod:`luma_nb._media_policy`'s) so the
 safety rules can be tested on their own. The rules are deliberately an allow-list: a URL is
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
-    "CSS",
     "IMAGE",
     "VIDEO",
     "clean_text",
@@ -177,68 +175,3 @@ def clean_text(value: object) -> str:
     """
     text = str(value).replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
     return _CONTROL.sub(_shown, text)
-
-
-# One stylesheet for every card. Selectors all start with ".luma-nb-" so nothing leaks into
-# the page; colours are JupyterLab theme variables with neutral fallbacks (or mid-tone accents
-# on translucent backgrounds) so the card reads well on light and dark themes alike.
-CSS = """
-.luma-nb-card{box-sizing:border-box;max-width:640px;margin:4px 0;padding:10px 12px;
-border:1px solid var(--jp-border-color2,rgba(128,128,128,.35));border-radius:8px;
-background:var(--jp-layout-color1,transparent);color:var(--jp-ui-font-color1,inherit);
-font-family:var(--jp-ui-font-family,system-ui,-apple-system,"Segoe UI",sans-serif);
-font-size:13px;line-height:1.45}
-.luma-nb-head{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin-bottom:8px}
-.luma-nb-title{font-weight:600;margin-right:auto;overflow-wrap:anywhere}
-.luma-nb-badge{display:inline-block;padding:0 8px;border-radius:10px;font-size:11px;
-font-weight:600;line-height:18px;white-space:nowrap;color:#8b949e;
-background:rgba(139,148,158,.15)}
-.luma-nb-ok{color:#2da44e;background:rgba(45,164,78,.14)}
-.luma-nb-run{color:#3b82f6;background:rgba(59,130,246,.14)}
-.luma-nb-fail{color:#e5534b;background:rgba(229,83,75,.14)}
-.luma-nb-sim{color:#c69026;background:rgba(198,144,38,.16)}
-.luma-nb-player{display:block;width:100%;max-height:480px;background:#000;border-radius:6px}
-.luma-nb-meta{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 12px;
-margin:8px 0 0}
-.luma-nb-meta dt{opacity:.7}
-.luma-nb-meta dd{margin:0;overflow-wrap:anywhere}
-.luma-nb-mono{font-family:var(--jp-code-font-family,ui-monospace,Menlo,Consolas,monospace);
-font-size:12px}
-.luma-nb-prompt{white-space:pre-wrap;max-height:9em;overflow:auto}
-.luma-nb-muted{opacity:.7}
-.luma-nb-status{margin:2px 0 0}
-.luma-nb-note,.luma-nb-error{margin-top:8px;padding:6px 8px;border-radius:4px;
-overflow-wrap:anywhere}
-.luma-nb-note{border-left:3px solid #c69026;background:rgba(198,144,38,.10)}
-.luma-nb-error{border-left:3px solid #e5534b;background:rgba(229,83,75,.10)}
-.luma-nb-note a,.luma-nb-card a{color:var(--jp-content-link-color,#3b82f6)}
-.luma-nb-grid{display:grid;gap:12px;align-items:start}
-.luma-nb-grid .luma-nb-card{max-width:none;margin:0}
-""".replace("\n", "")
-
-
-class RichView:
-    """Something that shows itself: HTML in a notebook, text in a terminal or ``repr``.
-
-    Subclasses define :meth:`html` and :meth:`text`; IPython's display hooks come from here.
-    """
-
-    def html(self) -> str:
-        """The HTML view."""
-        raise NotImplementedError
-
-    def text(self) -> str:
-        """The plain-text view."""
-        raise NotImplementedError
-
-    def _repr_html_(self) -> str:
-        return self.html()
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        return {"text/html": self.html(), "text/plain": self.text()}
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(self.text())
-
-    def __repr__(self) -> str:
-        return self.text()

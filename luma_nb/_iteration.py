@@ -35,7 +35,6 @@ __all__ = [
     "result",
     "submit",
     "teach_durations",
-    "video_of",
 ]
 
 
@@ -166,21 +165,6 @@ def finished_rows(log: SessionLog) -> list[dict[str, Any]]:
     return [
         row for row in log.to_records() if row.get("video_url") and row.get("state") == "completed"
     ]
-
-
-def video_of(row: dict[str, Any]) -> Video:
-    """A :class:`Video` rebuilt from a finished log row (enough to extend or show it)."""
-    return Video(
-        task_id=row["task_id"],
-        video_url=row["video_url"],
-        video_id=row.get("video_id"),
-        prompt=row.get("echoed_prompt"),
-        thumbnail_url=row.get("thumbnail_url"),
-        width=row.get("width"),
-        height=row.get("height"),
-        trace_id=row.get("trace_id"),
-        backend=row.get("backend") or "api",
-    )
 
 
 def parent_of(log: SessionLog, video: Video | str) -> str | None:

@@ -2,9 +2,9 @@
 
 Session logs are shared and hand-edited, API answers come from a server, and both end up in
 pages (the notebook cards, the chain views, the panel, the review grid, standalone reports).
-Four places decide how a video or an image reaches a page (``display``, ``report`` and the
-chain views through it, ``panel._media``, ``experiment._media``); each asks this module rather
-than keeping its own copy of a rule:
+One function decides how a video or an image reaches a page
+(:func:`luma_nb.render.media.place`, which every view calls); it asks this module rather than
+keeping its own copy of a rule:
 
 Reading a local file into a page (:func:`read_media`)
     Only a regular file that resolves (every symlink followed) inside an active media cache

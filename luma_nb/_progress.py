@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from luma_nb._html import clean_text
-from luma_nb._jupyter import display_html, html_object, in_notebook
 from luma_nb.models import Task, TaskState, Video
+from luma_nb.render.frontend import display_html, html_object, in_notebook
 
 _COLOURS = {
     TaskState.QUEUED: "#6b7280",

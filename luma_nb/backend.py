@@ -24,10 +24,10 @@ import weakref
 from typing import TYPE_CHECKING, Any, Literal, overload
 from urllib.parse import urlsplit
 
-from luma_nb._jupyter import display_html, in_notebook
 from luma_nb._media_policy import register_simulator
 from luma_nb.config import BASE_URL_ENV, TOKEN_ENV, PollPolicy, Secret, as_secret
 from luma_nb.errors import ConfigError
+from luma_nb.render.frontend import display_html, in_notebook
 
 if TYPE_CHECKING:
     from luma_nb.client import AsyncClient, Client

@@ -30,16 +30,31 @@ keeps working wherever the notebook's HTML is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from luma_nb._html import RichView, clean_text, esc, human_seconds
-from luma_nb.display import _backend_badge, _badge, _meta, _mono, _prompt_rows, _state_badge
+from luma_nb._html import clean_text, esc, human_seconds
 from luma_nb.errors import ValidationError
 from luma_nb.models import Video
-from luma_nb.report import note_html, player_html, resolve_row_media
+from luma_nb.render import text as plain
+from luma_nb.render.adapt import media_of_row
+from luma_nb.render.card import (
+    Fact,
+    backend_badge,
+    badge,
+    broken,
+    card,
+    elapsed_fact,
+    error_block,
+    head,
+    mono,
+    prompt_facts,
+    state_badge,
+)
+from luma_nb.render.markup import RichView, note, player, style
 
 if TYPE_CHECKING:
     from luma_nb.session_log import SessionLog
@@ -191,14 +206,9 @@ class Timeline(RichView):
     def _html(self) -> str:
         total = len(self.rows)
         backends = {_text(row.get("backend")) for row in self.rows} - {None}
-        badges = [_badge(f"{total} step" + ("s" if total != 1 else ""))]
-        badges += [_backend_badge(b) for b in sorted(b for b in backends if b)]
+        badges = [badge(f"{total} step" + ("s" if total != 1 else ""))]
+        badges += [backend_badge(b) for b in sorted(b for b in backends if b)]
         seconds = [s for s in (_seconds(row) for row in self.rows) if s is not None]
-        head = (
-            '<div class="luma-nb-head"><span class="luma-nb-title">Extend chain</span>'
-            + "".join(badges)
-            + "</div>"
-        )
         intro = ""
         if total > 1:
             intro = f'<div class="luma-nb-status">{esc(_whole_chain_sentence(total))}'
@@ -207,9 +217,9 @@ class Timeline(RichView):
             intro += "</div>"
         steps = [self._step(i, total, row) for i, row in enumerate(self.rows)]
         return (
-            f"<style>{_css()}</style>"
-            '<div class="luma-nb-card" style="max-width:720px">'
-            + head
+            style(_CHAIN_CSS)
+            + '<div class="luma-nb-card" style="max-width:720px">'
+            + head("Extend chain", badges)
             + intro
             + _origin_note(self.rows)
             # Inline list style: notebook front ends number <ol> items with rules that
@@ -220,43 +230,19 @@ class Timeline(RichView):
         )
 
     def _step(self, index: int, total: int, row: Mapping[str, Any]) -> str:
-        media = resolve_row_media(row, self.embed, standalone=False)
-        state = _text(row.get("state")) or "unknown"
-        badges = [_state_badge(state)]
+        media = media_of_row(row, embed=self.embed, standalone=False)
+        badges = [state_badge(_text(row.get("state")) or "unknown")]
         if media.embedded:
-            badges.append(_badge("embedded"))
+            badges.append(badge("embedded"))
         if index == total - 1 and total > 1:
-            badges.append(_badge("whole chain", "luma-nb-ok"))
-        parts = [
-            '<div class="luma-nb-head"><span class="luma-nb-title">'
-            + esc(_step_label(index, total, row))
-            + "</span>"
-            + "".join(badges)
-            + "</div>",
-        ]
-        # Clip and facts side by side where there is room; the inline styles keep the layout
-        # where a sanitiser strips the <style> block.
-        clip = player_html(media) + note_html(media)
-        if clip:
-            parts.append('<div style="display:flex;flex-wrap:wrap;gap:4px 14px;align-items:start">')
-            parts.append(f'<div style="flex:0 1 360px;min-width:0">{clip}</div>')
-            parts.append('<div style="flex:1 1 260px;min-width:0">')
-        code, message = _text(row.get("error_code")), _text(row.get("error_message"))
-        if code or message:
-            parts.append(
-                '<div class="luma-nb-error">'
-                + " · ".join(esc(x) for x in (code, message) if x)
-                + "</div>"
-            )
+            badges.append(badge("whole chain", "luma-nb-ok"))
         prompt, echoed = row.get("prompt"), row.get("echoed_prompt")
-        rows = _prompt_rows(
+        rows: list[Fact] = prompt_facts(
             prompt if isinstance(prompt, str) else None,
             echoed if isinstance(echoed, str) else None,
             request_known=True,
         )
-        elapsed = _seconds(row)
-        if elapsed is not None:
-            rows.append(("Elapsed", esc(human_seconds(elapsed))))
+        rows += elapsed_fact(_seconds(row))
         if index > 0:
             rows.append(("Extends", esc(f"step {index}")))
         for label, key in (
@@ -267,11 +253,18 @@ class Timeline(RichView):
         ):
             value = _text(row.get(key))
             if value:
-                rows.append((label, _mono(value)))
-        parts.append(_meta(rows))
-        if clip:
-            parts.append("</div></div>")
-        return '<li class="luma-nb-step">' + "".join(parts) + "</li>"
+                rows.append((label, mono(value)))
+        return card(
+            _step_label(index, total, row),
+            badges,
+            media=media,
+            loop=row.get("loop") is True,
+            error=error_block(_text(row.get("error_code")), _text(row.get("error_message"))),
+            rows=rows,
+            side_by_side=True,
+            element="li",
+            with_style=False,
+        )
 
     def text(self) -> str:
         """The chain as plain text, one block per step (terminal-safe)."""
@@ -282,13 +275,13 @@ class Timeline(RichView):
             elapsed = _seconds(row)
             took = f" · {human_seconds(elapsed)}" if elapsed is not None else ""
             lines.append(f"  {_step_label(index, total, row)} · {state}{took}")
-            lines.append(f"    prompt sent    {row.get('prompt') or '(none)'}")
+            lines.append(f"    prompt sent    {plain.short(row.get('prompt') or '(none)')}")
             if _text(row.get("echoed_prompt")):
-                lines.append(f"    prompt echoed  {row['echoed_prompt']}")
+                lines.append(f"    prompt echoed  {plain.short(row['echoed_prompt'])}")
             lines.append(f"    iteration      {row.get('iteration')}  task {row.get('task_id')}")
         if total > 1:
             lines.append(f"  {_whole_chain_sentence(total)}")
-        return "\n".join(clean_text(line) if i else line for i, line in enumerate(lines))
+        return plain.cap("\n".join(clean_text(line) if i else line for i, line in enumerate(lines)))
 
 
 class ChainPlayer(RichView):
@@ -330,24 +323,18 @@ class ChainPlayer(RichView):
         self.element_id = "luma-nb-chain-" + secrets.token_hex(8)
         total = len(self.rows)
         resolved = [
-            (i, row, resolve_row_media(row, self.embed, standalone=False))
+            (i, row, media_of_row(row, embed=self.embed, standalone=False))
             for i, row in enumerate(self.rows)
         ]
         if self.mode == "last":
             resolved = resolved[-1:]
         playable = [(i, row, media) for i, row, media in resolved if media.src is not None]
         skipped = [(i, media) for i, _, media in resolved if media.src is None]
-        badges = [_badge(f"{len(playable)} clip" + ("s" if len(playable) != 1 else ""))]
+        badges = [badge(f"{len(playable)} clip" + ("s" if len(playable) != 1 else ""))]
         if playable and all(media.embedded for _, _, media in playable):
-            badges.append(_badge("embedded"))
+            badges.append(badge("embedded"))
         title = "Whole chain (last clip)" if self.mode == "last" else "Chain player"
-        parts = [
-            '<div class="luma-nb-head"><span class="luma-nb-title">'
-            + esc(title)
-            + "</span>"
-            + "".join(badges)
-            + "</div>"
-        ]
+        parts = [head(title, badges)]
         figures = []
         for position, (index, row, media) in enumerate(playable):
             caption = _step_label(index, total, row)
@@ -356,7 +343,7 @@ class ChainPlayer(RichView):
                 caption += " (the whole chain)"
             figures.append(
                 f'<figure data-step="{position:d}">'
-                + player_html(media)
+                + player(media, loop=row.get("loop") is True)
                 + '<figcaption class="luma-nb-muted">'
                 + esc(caption)
                 + (f": {esc(prompt)}" if prompt else "")
@@ -377,15 +364,15 @@ class ChainPlayer(RichView):
         for index, media in skipped:
             why = media.note or "it has no video"
             parts.append(
-                f'<div class="luma-nb-note">{esc(f"Step {index + 1} is not playable: {why}")}</div>'
+                note(dataclasses.replace(media, note=f"Step {index + 1} is not playable: {why}"))
             )
         if total > 1:
             parts.append(f'<div class="luma-nb-status">{esc(_whole_chain_sentence(total))}</div>')
         if not playable:
             parts.append('<div class="luma-nb-note">No clip of this chain can be played.</div>')
         markup = (
-            f"<style>{_css()}</style>"
-            f'<div class="luma-nb-card luma-nb-chain" id="{esc(self.element_id)}">'
+            style(_CHAIN_CSS)
+            + f'<div class="luma-nb-card luma-nb-chain" id="{esc(self.element_id)}">'
             + "".join(parts)
             + "</div>"
         )
@@ -401,27 +388,15 @@ class ChainPlayer(RichView):
             shown = shown[-1:]
         lines = [f"Chain player · {total} step" + ("s" if total != 1 else "")]
         for index, row in shown:
-            lines.append(
-                clean_text(f"  {_step_label(index, total, row)}: {row.get('video_url') or '-'}")
-            )
+            where = plain.where(row.get("video_url")) or "-"
+            lines.append(clean_text(f"  {_step_label(index, total, row)}: {where}"))
         if total > 1:
             lines.append(f"  {_whole_chain_sentence(total)}")
-        return "\n".join(lines)
-
-
-def _css() -> str:
-    from luma_nb._html import CSS
-
-    return CSS + _CHAIN_CSS
+        return plain.cap("\n".join(lines))
 
 
 def _broken(what: str, exc: BaseException) -> str:
-    text = f"Could not render this {what}: {type(exc).__name__}: {exc}"
-    return (
-        f"<style>{_css()}</style>"
-        '<div class="luma-nb-card"><div class="luma-nb-error">'
-        f"{esc(text[:400])}</div></div>"
-    )
+    return style(_CHAIN_CSS) + broken(what, exc, with_style=False)
 
 
 def timeline(

@@ -246,7 +246,8 @@ class Video:
 
     ``prompt`` is the prompt the API echoed (with ``enhancement`` it may differ from the one
     sent); ``request`` is what luma_nb sent, when known; ``backend`` is ``"api"`` or
-    ``"simulator"``.
+    ``"simulator"``; ``media_path`` is the local copy a session log recorded, when the video
+    was rebuilt from a log row.
     """
 
     task_id: str
@@ -263,6 +264,9 @@ class Video:
     request: VideoRequest | None = None
     backend: str = "api"
     extra: Mapping[str, Any] = field(default_factory=_empty, repr=False, compare=False)
+    #: A local copy recorded in the session log (rebuilt videos only). It is a hint: the
+    #: renderer embeds it only when it is media inside luma_nb's media cache.
+    media_path: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def sent_prompt(self) -> str | None:

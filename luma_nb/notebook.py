@@ -22,6 +22,7 @@ from luma_nb._values import shown
 from luma_nb.client import MAX_WAIT_LIMIT, build_request
 from luma_nb.errors import GenerationFailedError, LumaError, ValidationError
 from luma_nb.models import Task, Video, VideoRequest, check_seconds
+from luma_nb.render.adapt import video_from_row
 
 if TYPE_CHECKING:
     import pandas
@@ -342,7 +343,10 @@ def _last_video(log: SessionLog) -> Video:
     rows = _iteration.finished_rows(log)
     if not rows:
         raise ValidationError("this session has no finished video to extend yet", field="video")
-    return _iteration.video_of(rows[-1])
+    video = video_from_row(rows[-1])
+    if video is None:  # finished_rows holds only rows with a video URL
+        raise ValidationError("the last finished iteration has no video URL", field="video")
+    return video
 
 
 def _iteration_id(log: SessionLog, iteration: str | Video | int) -> str:

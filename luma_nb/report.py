@@ -30,42 +30,36 @@ media cache (:mod:`luma_nb._media_policy`), so a log naming ``~/.ssh/id_rsa`` em
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from luma_nb._html import (
-    CSS,
-    IMAGE,
-    VIDEO,
-    esc,
-    human_bytes,
-    human_seconds,
-    safe_url,
-)
-from luma_nb._media_policy import cached_copy, copy_allowed, read_media, report_file_name
+from luma_nb._html import esc, human_bytes, human_seconds, safe_url
+from luma_nb._media_policy import report_file_name
 from luma_nb._version import __version__
-from luma_nb.display import (
-    EMBED_LIMIT_ENV,
-    _backend_badge,
-    _badge,
-    _embed,
-    _meta,
-    _mono,
-    _prompt_rows,
-    _reachable_looking,
-    _resolve_poster,
-    _state_badge,
-    embed_limit,
-    needs_embedding,
-)
 from luma_nb.errors import ValidationError
+from luma_nb.render.adapt import media_of_row, records_of
+from luma_nb.render.card import (
+    Fact,
+    backend_badge,
+    badge,
+    card,
+    elapsed_fact,
+    error_block,
+    facts,
+    label_badges,
+    mono,
+    prompt_facts,
+    rating_fact,
+    state_badge,
+)
+from luma_nb.render.markup import CSS
+from luma_nb.render.media import Media, embed_limit, reachable_looking
 
 __all__ = ["export_html", "report_html"]
 
@@ -114,226 +108,11 @@ border-bottom:1px solid rgba(128,128,128,.25)}
 """.replace("\n", "")
 
 
-# --------------------------------------------------------------------------- media of a row
-
-
-@dataclasses.dataclass(frozen=True)
-class RowMedia:
-    """Where a row's player gets its video and poster, and what the reader is told.
-
-    Attributes
-    ----------
-    src : str or None
-        A safe ``data:`` or ``http(s)`` URL for the ``<video>``, or ``None`` for no player.
-    embedded : bool
-        ``src`` is a ``data:`` URL (the file plays with no network).
-    poster : str or None
-        A safe URL for the ``poster`` attribute.
-    note : str or None
-        Plain text explaining a missing or linked video (escaped when rendered).
-    link : str or None
-        A safe ``http(s)`` URL of the remote video, to offer next to the note.
-    """
-
-    src: str | None
-    embedded: bool = False
-    poster: str | None = None
-    note: str | None = None
-    link: str | None = None
-
-
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _local_data_url(
-    path: object, family: str, what: str, link: str | None
-) -> tuple[str | None, str | None]:
-    """Embed a local file: ``(data_url, None)``, ``(None, why)`` or ``(None, None)`` (no file).
-
-    Only cached media is read (:func:`luma_nb._media_policy.read_media`); any other path —
-    outside the cache, not a video, gone — counts as no local copy.
-    """
-    if path is None:
-        return None, None
-    limit = embed_limit()
-    local = read_media(path, family, limit)
-    if local.data_url is not None:
-        return local.data_url, None
-    if not local.over(limit):
-        return None, None
-    if limit == 0:
-        return None, f"Embedding is off ({EMBED_LIMIT_ENV}=0)."
-    instead = "it is linked instead" if link else "there is no public link to it"
-    return None, (
-        f"The {what} is {human_bytes(local.size)}, over the {human_bytes(limit)} embed cap "
-        f"({EMBED_LIMIT_ENV}); {instead}."
-    )
-
-
-def _remote(url: str, link: str | None) -> RowMedia:
-    """Reference the video where it is, if a browser can load it from there."""
-    src = safe_url(url, data=(VIDEO,))
-    if src is not None and src.startswith("data:"):
-        return RowMedia(src, embedded=True)
-    if link is not None:
-        return RowMedia(link, link=link)
-    return RowMedia(
-        None,
-        note="The video was not embedded and its URL cannot be loaded from a browser "
-        "(it is not a public http(s) link).",
-    )
-
-
-def resolve_row_media(row: Mapping[str, Any], embed: bool | None, *, standalone: bool) -> RowMedia:
-    """Choose the video and poster of a session-log row, embedding under the cap.
-
-    Parameters
-    ----------
-    row : mapping
-        A row with (some of) :data:`luma_nb.session_log.COLUMNS`.
-    embed : bool or None
-        ``False`` never embeds; ``True`` embeds whatever it can (fetching when needed);
-        ``None`` decides per row, as below.
-    standalone : bool
-        For a file that must travel (:func:`export_html`): with ``embed=None`` every local
-        copy is embedded. Otherwise (a notebook view), ``embed=None`` embeds only what the
-        browser could not load itself (:func:`luma_nb.display.needs_embedding`), as the
-        notebook cards do.
-
-    Returns
-    -------
-    RowMedia
-        Never raises for a bad row: problems become a ``note``.
-    """
-    url = _text(row.get("video_url"))
-    thumb = _text(row.get("thumbnail_url"))
-    if url is None:
-        if row.get("state") == "completed":
-            return RowMedia(None, note="The task completed but the log has no video URL.")
-        return RowMedia(None)
-    link = safe_url(url) if _reachable_looking(url) else None
-    unreachable = needs_embedding(url)
-    if embed is False:
-        media = _remote(url, link)
-        poster = safe_url(thumb, data=(IMAGE,)) if thumb and _reachable_looking(thumb) else None
-        return dataclasses.replace(media, poster=poster if media.src else None)
-    if not (embed or standalone or unreachable):
-        media = _remote(url, link)
-        return dataclasses.replace(media, poster=_resolve_poster(thumb, False, None))
-
-    saved = _text(row.get("media_path")) if copy_allowed(url, row.get("backend")) else None
-    data_url, problem = _local_data_url(saved, VIDEO, "video", link)
-    if data_url is None and problem is None and not (embed or unreachable):
-        # A standalone report of a public video: embed a cached copy, but never download.
-        data_url, problem = _local_data_url(cached_copy(url), VIDEO, "video", link)
-        if data_url is None and problem is None:
-            media = _remote(url, link)
-            return dataclasses.replace(media, poster=_resolve_poster(thumb, False, False))
-    if data_url is None and problem is None:
-        alternative = "open the link" if link else "download it with client.download(video)"
-        data_url, problem = _embed(url, VIDEO, "video", alternative)
-    if data_url is None:
-        return RowMedia(link, poster=_resolve_poster(thumb, False, None), note=problem, link=link)
-    return RowMedia(data_url, embedded=True, poster=_embedded_poster(thumb, embed, standalone))
-
-
-def _embedded_poster(thumb: str | None, embed: bool | None, standalone: bool) -> str | None:
-    """The poster of an embedded video: embedded too, or none (it is only cosmetic)."""
-    if thumb is None:
-        return None
-    if not standalone:
-        return _resolve_poster(thumb, True, embed)
-    data_url, _ = _local_data_url(cached_copy(thumb), IMAGE, "poster", None)
-    if data_url is None and (embed or needs_embedding(thumb)):
-        data_url, _ = _embed(thumb, IMAGE, "poster")
-    # A remote poster would make the "offline" file reach for the network: drop it instead.
-    return data_url
-
-
-def player_html(media: RowMedia, *, extra: str = "") -> str:
-    """A ``<video>`` element for ``media`` (empty when it has no source).
-
-    ``extra`` is further attribute markup built by the caller from constants only.
-    """
-    if media.src is None:
-        return ""
-    attrs = [f'src="{esc(media.src)}"']
-    if media.poster is not None:
-        attrs.append(f'poster="{esc(media.poster)}"')
-    if extra:
-        attrs.append(extra)
-    # The inline max-width keeps the player inside its box where a sanitizer strips <style>.
-    return (
-        '<video class="luma-nb-player" controls preload="metadata" playsinline '
-        + " ".join(attrs)
-        + ' style="max-width:100%">Your browser cannot play this video.</video>'
-    )
-
-
-def note_html(media: RowMedia) -> str:
-    """The note under a player (why it is linked or missing), or ``""``."""
-    if media.note is None:
-        return ""
-    anchor = ""
-    if media.link is not None:
-        anchor = (
-            f' <a href="{esc(media.link)}" target="_blank" rel="noopener noreferrer">'
-            "open the video</a>"
-        )
-    return f'<div class="luma-nb-note">{esc(media.note)}{anchor}</div>'
-
-
 # --------------------------------------------------------------------------- rows in
-
-
-def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    # pandas.NA and NaT, recognised without importing pandas.
-    return type(value).__name__ in ("NAType", "NaTType")
-
-
-def _plain(value: object) -> object:
-    if _is_missing(value):
-        return None
-    if isinstance(value, (str, bool, int, float, list)):
-        return value
-    item = getattr(value, "item", None)
-    if callable(item) and getattr(value, "ndim", 1) == 0:
-        return item()  # a numpy scalar from a DataFrame
-    tolist = getattr(value, "tolist", None)
-    return tolist() if callable(tolist) else value
-
-
-def _records(source: object) -> tuple[list[dict[str, Any]], str | None]:
-    """The rows of a SessionLog, a DataFrame, or any object with ``to_records``/rows."""
-    session: str | None = None
-    records: Iterable[Any]
-    if hasattr(source, "columns") and hasattr(source, "to_dict"):
-        # A DataFrame (its own to_records gives numpy records, not dicts).
-        records = source.to_dict("records")
-    elif callable(getattr(source, "to_records", None)):
-        records = source.to_records()  # type: ignore[attr-defined]
-        session = _text(getattr(source, "session_id", None))
-    elif isinstance(source, (Mapping, str, bytes)) or not isinstance(source, Iterable):
-        raise ValidationError(
-            "export_html takes a SessionLog, a DataFrame or a list of row dicts, "
-            f"not {type(source).__name__}",
-            field="rows",
-        )
-    else:
-        records = source
-    rows: list[dict[str, Any]] = []
-    for record in records:
-        if not isinstance(record, Mapping):
-            raise ValidationError(
-                f"each row must be a dict of columns, not {type(record).__name__}", field="rows"
-            )
-        rows.append({str(key): _plain(value) for key, value in record.items()})
-    return rows, session
 
 
 # --------------------------------------------------------------------------- HTML out
@@ -353,19 +132,7 @@ def _value_html(value: object) -> str:
         return '<span class="luma-nb-muted">(not sent)</span>'
     if isinstance(value, bool):
         return esc("true" if value else "false")
-    return _mono(value)
-
-
-def _stars(rating: object) -> str | None:
-    if isinstance(rating, bool) or not isinstance(rating, (int, float)):
-        return None
-    stars = int(rating)
-    if not 1 <= stars <= 5:
-        return None
-    return (
-        f'<span class="luma-nb-stars" aria-label="{stars} of 5 stars">'
-        f"{'★' * stars}{'☆' * (5 - stars)}</span> {stars}/5"
-    )
+    return mono(value)
 
 
 def _anchor(index: int) -> str:
@@ -373,75 +140,34 @@ def _anchor(index: int) -> str:
     return f"step-{index + 1:d}"
 
 
-def _error_html(row: Mapping[str, Any]) -> str:
-    code = _text(row.get("error_code"))
-    message = _text(row.get("error_message"))
-    kind = _text(row.get("error_type"))
-    state = row.get("state")
-    if not (code or message or kind or state in ("failed", "outcome_unknown")):
-        return ""
-    head = " · ".join(
-        part
-        for part in (
-            f'<span class="luma-nb-mono">{esc(code)}</span>' if code else "",
-            esc(kind) if kind else "",
-            esc(message) if message else "",
-        )
-        if part
-    )
-    if not head:
-        head = esc(f"The iteration ended {state} without an error message.")
-    trace = _text(row.get("trace_id"))
-    tail = (
-        f'<br>Trace id <span class="luma-nb-mono">{esc(trace)}</span> (quote it to support)'
-        if trace
-        else ""
-    )
-    if state == "outcome_unknown":
-        tail += "<br>The submit may have been billed: check the task list before resubmitting."
-    return f'<div class="luma-nb-error">{head}{tail}</div>'
-
-
-def _card(row: Mapping[str, Any], index: int, media: RowMedia, anchors: dict[str, int]) -> str:
+def _card(row: Mapping[str, Any], index: int, media: Media, anchors: dict[str, int]) -> str:
     action = _text(row.get("action")) or "iteration"
     iteration = _text(row.get("iteration"))
     title = f"#{index + 1} · {action}" + (f" · {iteration}" if iteration else "")
-    badges = [_state_badge(_text(row.get("state")) or "unknown")]
+    badges = [state_badge(_text(row.get("state")) or "unknown")]
     backend = _text(row.get("backend"))
     if backend:
-        badges.append(_backend_badge(backend))
-    if media.embedded:
-        badges.append(_badge("embedded"))
-    elif media.src is not None:
-        badges.append(_badge("linked"))
+        badges.append(backend_badge(backend))
+    if media.how is not None:
+        badges.append(badge(media.how))
     experiment, arm = _text(row.get("experiment")), _text(row.get("arm"))
     if experiment or arm:
-        badges.append(_badge(" / ".join(x for x in (experiment, arm) if x)))
-    parts = [
-        f'<div class="luma-nb-head"><span class="luma-nb-title">{esc(title)}</span>'
-        + "".join(badges)
-        + "</div>",
-        player_html(media),
-        note_html(media),
-        _error_html(row),
-    ]
+        badges.append(badge(" / ".join(x for x in (experiment, arm) if x)))
 
     prompt = row.get("prompt")
     echoed = row.get("echoed_prompt")
-    about = _prompt_rows(
+    about = prompt_facts(
         prompt if isinstance(prompt, str) else None,
         echoed if isinstance(echoed, str) else None,
         request_known=True,
     )
-    stars = _stars(row.get("rating"))
-    if stars:
-        about.append(("Rating", stars))
+    about += rating_fact(row.get("rating"))
     if _text(row.get("note")):
         about.append(("Note", f'<div class="luma-nb-prompt">{esc(row["note"])}</div>'))
     raw_tags = row.get("tags") or ()
     tags = [raw_tags] if isinstance(raw_tags, str) else [t for t in raw_tags if isinstance(t, str)]
     if tags:
-        about.append(("Tags", "".join(_badge(t, "luma-nb-tag") for t in tags)))
+        about.append(("Tags", label_badges(tags)))
     if experiment:
         about.append(("Experiment", esc(experiment)))
     if arm:
@@ -451,22 +177,37 @@ def _card(row: Mapping[str, Any], index: int, media: RowMedia, anchors: dict[str
         target = anchors.get(parent)
         shown = (
             f'<a href="#{_anchor(target)}">#{target + 1:d}</a> ' if target is not None else ""
-        ) + _mono(parent)
+        ) + mono(parent)
         about.append(("Extends", shown))
-    parts.append(_meta(about))
 
-    parts.append("<h3>Parameters sent</h3>")
-    parts.append(_meta([(name, _value_html(row.get(name))) for name in PARAMETER_COLUMNS]))
+    parameters = [(name, _value_html(row.get(name))) for name in PARAMETER_COLUMNS]
+    return card(
+        title,
+        badges,
+        media=media,
+        loop=row.get("loop") is True,
+        error=error_block(
+            _text(row.get("error_code")),
+            _text(row.get("error_message")),
+            kind=_text(row.get("error_type")),
+            trace_id=_text(row.get("trace_id")),
+            state=_text(row.get("state")),
+        ),
+        rows=about,
+        sections=[("Parameters sent", parameters), ("Result", _result(row))],
+        element="section",
+        element_id=_anchor(index),
+        with_style=False,
+    )
 
-    parts.append("<h3>Result</h3>")
-    result: list[tuple[str, str]] = []
+
+def _result(row: Mapping[str, Any]) -> list[Fact]:
+    result: list[Fact] = []
     state = _text(row.get("state"))
     raw = _text(row.get("raw_state"))
     shown_state = esc(state or "unknown") + (f" ({esc(raw)})" if raw and raw != state else "")
     result.append(("State", shown_state))
-    elapsed = row.get("elapsed")
-    if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool):
-        result.append(("Elapsed", esc(human_seconds(float(elapsed)))))
+    result += elapsed_fact(row.get("elapsed"))
     submitted = _when(row.get("submitted_at"))
     if submitted:
         result.append(("Submitted", esc(submitted)))
@@ -481,22 +222,21 @@ def _card(row: Mapping[str, Any], index: int, media: RowMedia, anchors: dict[str
     ):
         value = _text(row.get(key))
         if value:
-            result.append((label, _mono(value)))
+            result.append((label, mono(value)))
     url = _text(row.get("video_url"))
     if url is not None and not url.startswith("data:"):
         # A link only where a browser could follow it; the simulator's URLs stay plain text.
-        link = safe_url(url) if _reachable_looking(url) else None
+        link = safe_url(url) if reachable_looking(url) else None
         shown = (
             f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer">{esc(link)}</a>'
             if link
-            else _mono(url)
+            else mono(url)
         )
         result.append(("Video URL", shown))
     version = _text(row.get("toolkit_version"))
     if version:
         result.append(("Logged by", esc(f"luma_nb {version}")))
-    parts.append(_meta(result))
-    return f'<section class="luma-nb-card" id="{_anchor(index)}">' + "".join(parts) + "</section>"
+    return result
 
 
 def _overview(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -573,7 +313,7 @@ def report_html(
         raise ValidationError(f"embed must be None, True or False, not {embed!r}", field="embed")
     if title is not None and not isinstance(title, str):
         raise ValidationError(f"title must be text, not {type(title).__name__}", field="title")
-    rows, session = _records(rows_or_log)
+    rows, session = records_of(rows_or_log)
     summary = _summary_markup(summary_html)
     sessions = _distinct(rows, "session") or ([session] if session else [])
     if title is None:
@@ -584,7 +324,7 @@ def report_html(
         iteration = _text(row.get("iteration"))
         if iteration is not None:
             anchors.setdefault(iteration, index)
-    media = [resolve_row_media(row, embed, standalone=True) for row in rows]
+    media = [media_of_row(row, embed=embed, standalone=True) for row in rows]
     cards = [_card(row, i, m, anchors) for i, (row, m) in enumerate(zip(rows, media, strict=True))]
 
     states = Counter(_text(row.get("state")) or "unknown" for row in rows)
@@ -602,8 +342,8 @@ def report_html(
     toolkit = f"luma_nb {__version__}" + (
         f" (logged with {', '.join(versions)})" if versions and versions != [__version__] else ""
     )
-    header: list[tuple[str, str]] = [
-        ("Sessions" if len(sessions) > 1 else "Session", _mono(", ".join(sessions) or "—")),
+    header: list[Fact] = [
+        ("Sessions" if len(sessions) > 1 else "Session", mono(", ".join(sessions) or "—")),
         ("Iterations", esc(f"{len(rows)}" + (f" ({counts})" if counts else ""))),
         ("Backend", esc(", ".join(backends) or "unknown")),
         (
@@ -642,7 +382,7 @@ def report_html(
         f"<style>{CSS}{_PAGE_CSS}</style></head>"
         '<body><main class="luma-nb-report">'
         f"<h1>{esc(title)}</h1>"
-        f"{_meta(header)}{banner}{summary_block}{iterations}"
+        f"{facts(header)}{banner}{summary_block}{iterations}"
         "</main></body></html>\n"
     )
 
@@ -697,7 +437,7 @@ def export_html(
     target = Path(path).expanduser()
     if target.is_dir():
         # The name comes from the log, which anyone may have edited: a slug, never a path.
-        rows, session = _records(rows_or_log)
+        rows, session = records_of(rows_or_log)
         sessions = _distinct(rows, "session") or ([session] if session else [])
         target = target / report_file_name(sessions[0] if len(sessions) == 1 else None)
     target = target.absolute()

@@ -573,7 +573,7 @@ def test_running_task_card() -> None:
 
 
 def test_running_task_elapsed_from_timestamps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("luma_nb.display.time.time", lambda: 1_000_075.0)
+    monkeypatch.setattr("luma_nb.render.adapt.time.time", lambda: 1_000_075.0)
     task = Task(id="t", state=TaskState.PENDING, created_at=1_000_000.0)
     assert "1 min 15 s" in task_html(task)
     # Simulated timestamps are not comparable with the wall clock: no made-up elapsed time.
@@ -649,12 +649,24 @@ def test_show_outside_ipython_prints_text(
     assert "<" not in out
 
 
+def _kernel_shell() -> object:
+    """A stand-in for a notebook's shell: an instance of a ZMQInteractiveShell subclass, as
+    Colab's is (made without running the shell's constructor)."""
+    from ipykernel.zmqshell import ZMQInteractiveShell
+
+    class ColabLikeShell(ZMQInteractiveShell):
+        pass
+
+    return object.__new__(ColabLikeShell)
+
+
 def test_show_in_ipython_displays_a_mimebundle(monkeypatch: pytest.MonkeyPatch) -> None:
     import IPython
     import IPython.display
 
     shown: list[tuple[Any, dict[str, Any]]] = []
-    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    shell = _kernel_shell()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
     monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append((obj, kw)))
     show(make_video())
     show(Task(id="t9", state=TaskState.QUEUED))
@@ -668,12 +680,27 @@ def test_show_in_ipython_displays_a_mimebundle(monkeypatch: pytest.MonkeyPatch) 
     assert "t9" in shown[1][0]["text/plain"]
 
 
+def test_a_terminal_ipython_or_a_look_alike_shell_gets_text(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import IPython
+
+    class ZMQInteractiveShell:  # the right name, but not a kernel's shell
+        pass
+
+    for shell in (object(), ZMQInteractiveShell()):
+        monkeypatch.setattr(IPython, "get_ipython", lambda shell=shell: shell)
+        show(make_video())
+        assert capsys.readouterr().out.startswith("Luma video")
+
+
 def test_show_passes_embed(monkeypatch: pytest.MonkeyPatch, fetched: list[str]) -> None:
     import IPython
     import IPython.display
 
     shown: list[Any] = []
-    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    shell = _kernel_shell()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
     monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(obj))
     show(make_video(), embed=True)
     assert data_payload(shown[0]["text/html"], "src") == MP4

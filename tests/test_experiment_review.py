@@ -224,3 +224,14 @@ def test_a_double_click_on_reveal_reveals_once(study: Experiment) -> None:
     card.save_button.click()
     card.save_button.click()
     assert _events(path, "rate") == 1 and _events(path, "tag") == 1  # one unblinded rating
+
+
+def test_the_study_grid_text_is_short_and_its_videos_keep_their_urls(study: Experiment) -> None:
+    view = study.grid()
+    bundle = view._repr_mimebundle_()
+    assert "data:video/mp4;base64," in bundle["text/html"]  # embedded from the saved copies
+    assert len(bundle["text/plain"].encode("utf-8")) < 2048
+    assert "base64" not in bundle["text/plain"]
+    video = study.video(1, "on")
+    assert video is not None and not video.video_url.startswith("data:")
+    assert video.media_path  # the saved copy the renderer embeds

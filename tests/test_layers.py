@@ -102,33 +102,9 @@ def test_private_modules_stay_in_their_package() -> None:
     assert contract["packages_with_private_modules"] == ["luma_nb"]
 
 
-# `from luma_nb.x import _name` of a function or class (not of a private module), still to be
-# removed: the presentation modules share helpers of `display` this way until the one renderer
-# of issue 11 replaces them. The list may only shrink.
-KNOWN_PRIVATE_NAME_IMPORTS = {
-    ("luma_nb.chain", "luma_nb.display", name)
-    for name in (
-        "_backend_badge",
-        "_badge",
-        "_meta",
-        "_mono",
-        "_prompt_rows",
-        "_state_badge",
-    )
-} | {
-    ("luma_nb.report", "luma_nb.display", name)
-    for name in (
-        "_backend_badge",
-        "_badge",
-        "_embed",
-        "_meta",
-        "_mono",
-        "_prompt_rows",
-        "_reachable_looking",
-        "_resolve_poster",
-        "_state_badge",
-    )
-}
+# `from luma_nb.x import _name` of a function or class (not of a private module): none is left
+# since the one renderer (luma_nb.render) replaced the shared helpers of `display`.
+KNOWN_PRIVATE_NAME_IMPORTS: set[tuple[str, str, str]] = set()
 
 
 def _private_name_imports() -> set[tuple[str, str, str]]:

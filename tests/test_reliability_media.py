@@ -45,6 +45,7 @@ from luma_nb._media_policy import (
 from luma_nb._progress import StatusLine
 from luma_nb.display import set_media_fetcher, task_html, video_html, video_text
 from luma_nb.models import Task, TaskError, TaskState, Video, VideoRequest
+from luma_nb.render.media import media_fetcher
 from luma_nb.report import export_html, report_html
 
 SECRET = b"LUMA-NB-SECRET-7f3a91c4e2b8d05a"
@@ -101,7 +102,7 @@ def _row(media_path: object = None, url: str | None = SIM_URL, **more: Any) -> d
 
 def every_row_view(rows: list[dict[str, Any]], folder: Path) -> list[str]:
     """Every page a log row reaches: report, export, timeline, chain player, study player."""
-    from luma_nb.experiment._media import playable
+    from luma_nb.render.adapt import video_from_row as playable
 
     pages = []
     for embed in (None, True, False):
@@ -125,7 +126,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     for name in (*display.REMOTE_BROWSER_ENV, "ACEDATACLOUD_API_TOKEN", "LUMA_NB_BACKEND"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("ACEDATACLOUD_API_BASE_URL", raising=False)
-    fetcher = display._fetcher
+    fetcher = media_fetcher()
     origins = set(_media_policy._origins)
     owned = list(_media_policy._owned.items())
     _media_policy._origins.clear()

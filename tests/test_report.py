@@ -16,6 +16,7 @@ from _simtools import CHROMIUM, CHROMIUM_ARGS, virtual_client
 
 import luma_nb
 from luma_nb import display
+from luma_nb.render.media import media_fetcher
 from luma_nb.report import export_html, report_html
 from luma_nb.simulator import Simulator, VirtualClock
 
@@ -61,7 +62,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
     monkeypatch.delenv(display.EMBED_LIMIT_ENV, raising=False)
     for name in display.REMOTE_BROWSER_ENV:
         monkeypatch.delenv(name, raising=False)
-    fetcher = display._fetcher
+    fetcher = media_fetcher()
     yield
     display.set_media_fetcher(fetcher)
 

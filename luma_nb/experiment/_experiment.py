@@ -370,13 +370,13 @@ class Experiment:
 
     def video(self, pair: int, arm: str) -> Video | None:
         """The finished video of ``pair`` in ``arm`` (None until there is one)."""
-        from luma_nb.experiment._media import playable
+        from luma_nb.render.adapt import video_from_row
 
         unit = self._plan.unit(pair, arm)
         row = self._rows()[unit]
         if row is None:
             return None
-        return playable(row, request=self._request_of(row))
+        return video_from_row(row, request=self._request_of(row))
 
     def _request_of(self, row: Mapping[str, Any]) -> VideoRequest | None:
         try:
@@ -393,12 +393,12 @@ class Experiment:
     def grid(self, *, columns: int = 2, embed: bool | None = None) -> GridView:
         """The finished videos side by side, labelled with pair and arm (not blind)."""
         from luma_nb.display import grid
-        from luma_nb.experiment._media import playable
+        from luma_nb.render.adapt import video_from_row
 
         videos: list[Video] = []
         labels: list[str] = []
         for unit, row in self._rows().items():
-            video = None if row is None else playable(row, request=self._request_of(row))
+            video = None if row is None else video_from_row(row, request=self._request_of(row))
             if video is not None:
                 videos.append(video)
                 labels.append(f"pair {unit.pair} · enhancement {unit.arm}")

@@ -23,7 +23,8 @@ import ipywidgets as widgets
 from luma_nb._click_guard import DEFAULT_WINDOW, ClickGuard
 from luma_nb._html import esc
 from luma_nb.display import video_html
-from luma_nb.experiment._media import playable
+from luma_nb.render.adapt import video_from_row
+from luma_nb.render.card import card, state_badge
 
 if TYPE_CHECKING:
     from luma_nb.experiment._experiment import Experiment
@@ -68,16 +69,13 @@ class ReviewCard:
     ) -> None:
         self.label = label
         self.iteration = iteration
-        video = None if row is None else playable(row, blind=True)
+        video = None if row is None else video_from_row(row, blind=True)
         if video is not None:
             html = video_html(video, embed=embed, label=f"Video {label}")
         else:
             # The state says nothing about the arm (both arms can fail or still be running).
             state = "not submitted" if row is None else str(row.get("state") or "unknown")
-            html = (
-                f'<div class="luma-nb-review-missing"><b>Video {esc(label)}</b>: '
-                f"no video yet ({esc(state)})</div>"
-            )
+            html = card(f"Video {label}", [state_badge(state)], status=f"No video yet ({state}).")
         self.player = widgets.HTML(html)
         rating = row.get("rating") if row else None
         self.rating = widgets.ToggleButtons(

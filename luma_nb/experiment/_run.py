@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from luma_nb import _iteration
-from luma_nb._jupyter import display_html, html_object, in_notebook
 from luma_nb._media_policy import fetch_refusal
 from luma_nb._session_errors import IterationExistsError, SessionLogWriteError
 from luma_nb.errors import (
@@ -45,6 +44,7 @@ from luma_nb.errors import (
     WaitTimeoutError,
 )
 from luma_nb.models import Task
+from luma_nb.render.frontend import display_html, html_object, in_notebook
 
 if TYPE_CHECKING:
     from luma_nb.client import Client

@@ -10,9 +10,7 @@ import ipywidgets as widgets
 
 from luma_nb import _iteration
 from luma_nb._click_guard import DEFAULT_WINDOW, Claim, ClickGuard, Refusal
-from luma_nb._html import CSS
 from luma_nb._media_policy import fetch_refusal
-from luma_nb.display import needs_embedding
 from luma_nb.errors import (
     LumaError,
     SubmitOutcomeUnknownError,
@@ -35,6 +33,8 @@ from luma_nb.panel._messages import human_message
 from luma_nb.panel._results import ResultCard, Results
 from luma_nb.panel._thumbnails import Thumbnails
 from luma_nb.panel._uploader import Uploader
+from luma_nb.render.markup import CSS
+from luma_nb.render.media import needs_embedding
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from luma_nb._html import IMAGE
-from luma_nb.display import needs_embedding
 from luma_nb.panel._calls import Calls
 from luma_nb.panel._media import may_fetch, source
+from luma_nb.render.media import needs_embedding
 
 if TYPE_CHECKING:
     from luma_nb.client import AsyncClient, Client

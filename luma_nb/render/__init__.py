@@ -1,0 +1,24 @@
+"""The presentation half's one renderer: every way a result reaches a person goes through here.
+
+Modules, one job each (import what you need; nothing here imports IPython or ipywidgets):
+
+``media``
+    :func:`~luma_nb.render.media.place` and :class:`~luma_nb.render.media.Media`: how a
+    video or image reaches the page (remote URL, cached or saved file, embedded data under
+    the cap), with the embed cap and the fetcher.
+``markup``
+    The one builder of ``<video>``/``<img>`` markup, the shared stylesheet and
+    :class:`~luma_nb.render.markup.RichView`.
+``card``
+    The one card builder and its parts (head and badges, player, prompts sent and echoed,
+    facts, error, rating, labels), from which each view picks what it needs.
+``text``
+    The one ``text/plain`` renderer: short (under 2 KB), terminal-safe, never media data.
+``row``
+    The one adapter from a session-log row to a :class:`~luma_nb.models.Video`.
+``frontend``
+    The one "are we in a notebook" check and the display helpers built on it.
+
+The views built on it: :mod:`luma_nb.display` (cards, ``show``, ``grid``), :mod:`luma_nb.report`,
+:mod:`luma_nb.chain`, the panel's results and the experiment's review.
+"""
