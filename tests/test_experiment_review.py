@@ -235,3 +235,33 @@ def test_the_study_grid_text_is_short_and_its_videos_keep_their_urls(study: Expe
     video = study.video(1, "on")
     assert video is not None and not video.video_url.startswith("data:")
     assert video.media_path  # the saved copy the renderer embeds
+
+
+def test_the_review_keeps_a_snapshot_for_the_saved_notebook(
+    study: Experiment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import IPython.display
+
+    shown: list[dict] = []
+    updated: list[dict] = []
+    monkeypatch.setattr(IPython.display, "display", lambda b, raw, display_id=None: shown.append(b))
+    monkeypatch.setattr(
+        IPython.display, "update_display", lambda b, raw, display_id: updated.append(b)
+    )
+    review = study.review()
+    review._ipython_display_()
+    widget, snap = shown
+    assert widget["text/plain"].startswith("Blind review (a live widget")
+    assert snap["text/html"].count("<video") == 6
+    assert "0 of 6 videos rated, arms hidden" in snap["text/html"]
+    assert "enhancement on" not in snap["text/html"]  # still blind
+    assert len(snap["text/plain"].encode()) < 2048 and "base64" not in snap["text/plain"]
+
+    card = review.card(1, "A")
+    card.rating.value = 5
+    card.save_button.click()
+    assert "1 of 6 videos rated" in updated[-1]["text/html"]
+    assert "5/5" in updated[-1]["text/html"] and "rating 5/5" in updated[-1]["text/plain"]
+    review.reveal()
+    assert "arms revealed" in updated[-1]["text/html"]
+    assert "enhancement on" in updated[-1]["text/html"]

@@ -355,6 +355,53 @@ async def test_rate_writes_the_log(rig: Rig) -> None:
     assert "4/5" in all_html(panel.history.box)
 
 
+@async_test
+async def test_a_saved_notebook_keeps_a_snapshot_of_the_results(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import IPython.display
+
+    shown: list[tuple[dict, object]] = []
+    updated: list[tuple[dict, object]] = []
+    monkeypatch.setattr(
+        IPython.display, "display", lambda b, raw, display_id=None: shown.append((b, display_id))
+    )
+    monkeypatch.setattr(
+        IPython.display,
+        "update_display",
+        lambda b, raw, display_id: updated.append((b, display_id)),
+    )
+    panel = rig.panel()
+    panel._ipython_display_()
+    # The widget (with a readable text/plain, not the VBox repr), then the snapshot by id.
+    (widget, no_id), (snap, key) = shown
+    assert no_id is None and key == panel.snapshot.key
+    assert "application/vnd.jupyter.widget-view+json" in widget
+    assert widget["text/plain"].startswith("Luma video panel (a live widget")
+    assert "VBox" not in widget["text/plain"] and "No results yet" in snap["text/html"]
+    assert f'data-luma-live="{key}"' in snap["text/html"]
+    assert panel.snapshot.key in all_html(panel.widget)  # the live widget hides its copy
+
+    panel.prompt.value = "a quiet harbour at dawn"
+    job = panel.submit()
+    await job.future
+    html, text = updated[-1][0]["text/html"], updated[-1][0]["text/plain"]
+    assert updated[-1][1] == key
+    assert html.count("<video") == 1 and "data:video/mp4;base64," in html
+    assert "a quiet harbour at dawn" in html and "Prompt" in html
+    assert "a quiet harbour at dawn" in text and "base64" not in text
+    assert len(text.encode()) < 2048
+
+    card = panel.results.cards[0]
+    card.rating.value = 4
+    card.note.value = "calm <water>"
+    card.save_button.click()
+    html, text = updated[-1][0]["text/html"], updated[-1][0]["text/plain"]
+    assert "4/5" in html and "calm &lt;water&gt;" in html
+    assert "rating 4/5 · calm <water>" in text
+    assert panel._repr_mimebundle_()["text/plain"] == text
+
+
 # ----------------------------------------------------------------------------- history
 
 

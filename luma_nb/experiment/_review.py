@@ -23,8 +23,11 @@ import ipywidgets as widgets
 from luma_nb._click_guard import DEFAULT_WINDOW, ClickGuard
 from luma_nb._html import esc
 from luma_nb.display import video_html
+from luma_nb.render import snapshot
+from luma_nb.render import text as plain
 from luma_nb.render.adapt import video_from_row
 from luma_nb.render.card import card, state_badge
+from luma_nb.render.frontend import LiveSnapshot
 
 if TYPE_CHECKING:
     from luma_nb.experiment._experiment import Experiment
@@ -77,7 +80,12 @@ class ReviewCard:
             state = "not submitted" if row is None else str(row.get("state") or "unknown")
             html = card(f"Video {label}", [state_badge(state)], status=f"No video yet ({state}).")
         self.player = widgets.HTML(html)
+        #: The card, the video and the saved rating and note (the snapshot shows them).
+        self.html = html
+        self.video = video
         rating = row.get("rating") if row else None
+        self.stars: int | None = int(rating) if rating is not None else None
+        self.note_text = str(row.get("note") or "") if row else ""
         self.rating = widgets.ToggleButtons(
             options=[(str(n), n) for n in range(1, 6)],
             value=int(rating) if rating is not None else None,
@@ -228,9 +236,14 @@ class BlindReview:
             '<span class="luma-nb-muted">Rate each video 1 to 5 and Save. The arms are '
             "hidden: A and B are shuffled per pair. Reveal when you are done.</span>"
         )
+        #: The static copy a saved notebook keeps (see :mod:`luma_nb.render.snapshot`).
+        self.snapshot = LiveSnapshot(self._snapshot_html, self._snapshot_text)
         self.widget = widgets.VBox(
             [
-                widgets.HTML(f"<b>Blind review · experiment {esc(experiment.id)}</b>"),
+                widgets.HTML(
+                    f"<style>{snapshot.live_rule(self.snapshot.key)}</style>"
+                    f"<b>Blind review · experiment {esc(experiment.id)}</b>"
+                ),
                 self.message,
                 *(pair.widget for pair in self.pairs),
                 self.reveal_button,
@@ -256,6 +269,8 @@ class BlindReview:
             log.rate(card.iteration, int(stars), note)
             if self.revealed:
                 log.tag(card.iteration, UNBLINDED_TAG)
+            card.stars, card.note_text = int(stars), note or ""
+            self.snapshot.refresh()
 
         refusal = self.click_guard.run(
             ("save", card.iteration), (int(stars), note), write, button=card.save_button
@@ -282,6 +297,55 @@ class BlindReview:
             pair.reveal.value = f"<b>Revealed</b> · {esc(pair.reveal_text())}"
         self.message.value = _REVEALED
         self.reveal_button.disabled = True
+        self.snapshot.refresh()
+
+    # ------------------------------------------------------------------ display
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = self._snapshot_text()
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        # The widget, then a static snapshot (videos, ratings) that a saved notebook keeps.
+        self.snapshot.show(
+            self.widget._repr_mimebundle_(),
+            "Blind review (a live widget: run the notebook to rate). "
+            "Its videos and ratings are in the static copy below.",
+        )
+
+    def _caption(self, pair: ReviewPair, label: str) -> str:
+        caption = f"Pair {pair.pair} · Video {label} · prompt: {pair.prompt}"
+        if self.revealed:
+            caption += f" · {_ARM_WORDS[pair.arms[label]]}"
+        return caption
+
+    def _snapshot_sentence(self) -> str:
+        rated = sum(c.stars is not None for p in self.pairs for c in p.cards.values())
+        total = 2 * len(self.pairs)
+        arms = "arms revealed" if self.revealed else "arms hidden"
+        return (
+            f"{rated} of {total} videos rated, {arms}. A static copy saved with the notebook: "
+            "run the notebook to rate."
+        )
+
+    def _snapshot_html(self) -> str:
+        cells = [
+            snapshot.cell(c.html, c.stars, c.note_text, caption=self._caption(pair, label))
+            for pair in self.pairs
+            for label, c in pair.cards.items()
+        ]
+        title = f"Blind review · experiment {self._experiment.id}"
+        return snapshot.snapshot_html(self.snapshot.key, title, self._snapshot_sentence(), cells)
+
+    def _snapshot_text(self) -> str:
+        blocks = []
+        for pair in self.pairs:
+            for label, c in pair.cards.items():
+                caption = self._caption(pair, label)
+                body = plain.video_text(c.video, caption) if c.video else f"{caption}: no video"
+                rated = snapshot.rated_lines(c.stars, c.note_text)
+                blocks.append(body + (f"\n{rated}" if rated else ""))
+        title = f"Blind review · experiment {self._experiment.id}"
+        return snapshot.snapshot_text(title, self._snapshot_sentence(), blocks)

@@ -13,15 +13,23 @@ the page, ask :func:`may_fetch`.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from luma_nb._media_policy import fetch_refusal
+from luma_nb.errors import LumaError
 from luma_nb.models import Video
+from luma_nb.panel._messages import human_message
 from luma_nb.render.card import video_card
 from luma_nb.render.markup import picture
-from luma_nb.render.media import place
+from luma_nb.render.media import needs_embedding, place
 
-__all__ = ["card_html", "may_fetch", "source", "thumbnail_html"]
+if TYPE_CHECKING:
+    from luma_nb.panel._calls import Calls
+    from luma_nb.session_log import SessionLog
+
+__all__ = ["card_html", "may_fetch", "result_card", "source", "thumbnail_html"]
 
 
 def may_fetch(url: str | None) -> bool:
@@ -44,3 +52,36 @@ def card_html(video: Video, video_file: Path | None, poster_file: Path | None) -
 def thumbnail_html(src: str | None, *, width: int = 96) -> str:
     """A small thumbnail (or an empty placeholder of the same size)."""
     return picture(src, width=width)
+
+
+async def result_card(
+    calls: Calls,
+    video: Video,
+    log: SessionLog,
+    iteration: str,
+    keep_poster: Callable[[str, Path | None], None],
+) -> tuple[str, str]:
+    """A finished job's card HTML and a note, after saving the video (logged as media)."""
+    video_file: Path | None = None
+    poster_file: Path | None = None
+    note = ""
+    refusal = fetch_refusal(video.video_url)
+    if refusal is not None:
+        # An answer naming some private server must not make the kernel request it.
+        note = f"The video is ready but was not saved locally: {refusal}."
+    else:
+        try:
+            video_file = await calls.download(video.video_url)
+        except LumaError as exc:
+            # The video exists; a failed local copy must not lose it. The log keeps its URL.
+            note = f"The video is ready but could not be saved locally: {human_message(exc)}"
+        else:
+            log.media(iteration, video_file)
+    thumb = video.thumbnail_url
+    if thumb and needs_embedding(thumb) and fetch_refusal(thumb) is None:
+        try:
+            poster_file = await calls.download(thumb)
+        except LumaError:
+            poster_file = None  # a poster is cosmetic: the player works without it
+        keep_poster(thumb, poster_file)
+    return card_html(video, video_file, poster_file), note

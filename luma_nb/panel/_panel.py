@@ -10,9 +10,7 @@ import ipywidgets as widgets
 
 from luma_nb import _iteration
 from luma_nb._click_guard import DEFAULT_WINDOW, Claim, ClickGuard, Refusal
-from luma_nb._media_policy import fetch_refusal
 from luma_nb.errors import (
-    LumaError,
     SubmitOutcomeUnknownError,
     TransportError,
     ValidationError,
@@ -20,7 +18,7 @@ from luma_nb.errors import (
     proves_nothing_billed,
 )
 from luma_nb.models import Video, VideoRequest
-from luma_nb.panel import _scheduler
+from luma_nb.panel import _scheduler, _snapshot
 from luma_nb.panel._backend import BackendBar
 from luma_nb.panel._calls import Calls
 from luma_nb.panel._code import request_code
@@ -28,17 +26,16 @@ from luma_nb.panel._form import Form
 from luma_nb.panel._generate import GenerateBar, intent
 from luma_nb.panel._history import History
 from luma_nb.panel._jobs import Job, JobBoard
-from luma_nb.panel._media import card_html
+from luma_nb.panel._media import result_card
 from luma_nb.panel._messages import human_message
 from luma_nb.panel._results import ResultCard, Results
 from luma_nb.panel._thumbnails import Thumbnails
 from luma_nb.panel._uploader import Uploader
+from luma_nb.render import snapshot
+from luma_nb.render.frontend import LiveSnapshot
 from luma_nb.render.markup import CSS
-from luma_nb.render.media import needs_embedding
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from luma_nb.client import AsyncClient, Client
     from luma_nb.session_log import SessionLog
 
@@ -177,11 +174,13 @@ class Panel:
         self.history.refresh_button.on_click(lambda _b: self.refresh())
         self._backend = BackendBar(self._use_token, self._use_simulator)
         self.token = self._backend.token
+        #: The static copy of the results that a saved notebook keeps (see _ipython_display_).
+        self.snapshot = LiveSnapshot(self._snapshot_html, self._snapshot_text)
 
         self.widget = widgets.VBox(
             [
                 widgets.HTML(
-                    f"<style>{CSS}{_PANEL_CSS}</style>"
+                    f"<style>{CSS}{_PANEL_CSS}{snapshot.live_rule(self.snapshot.key)}</style>"
                     '<div class="luma-nb-title" style="font-size:15px">Luma video panel</div>'
                 ),
                 self._backend.widget,
@@ -208,7 +207,22 @@ class Panel:
     # ------------------------------------------------------------------ display
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = self._snapshot_text()
+        return bundle
+
+    def _ipython_display_(self) -> None:
+        # The widget, then a static snapshot of the results under a display id: the saved
+        # notebook keeps it where the widget is gone (no kernel, nbconvert, untrusted).
+        self.snapshot.show(self.widget._repr_mimebundle_(), _snapshot.WIDGET_TEXT)
+
+    def _snapshot_html(self) -> str:
+        cards = list(reversed(self.results.cards))  # newest first, as in the panel
+        return _snapshot.html(self.snapshot.key, cards, self.client.backend)
+
+    def _snapshot_text(self) -> str:
+        return _snapshot.text(list(reversed(self.results.cards)), self.client.backend)
 
     def __repr__(self) -> str:
         running = sum(job.running for job in self.jobs)
@@ -357,7 +371,9 @@ class Panel:
             job.set_task(task)
         video = _iteration.result(task)
         job.set_state("downloading")
-        html, note = await self._card(job, video)
+        html, note = await result_card(
+            job.calls, video, self.log, job.iteration, self._thumbnails.keep
+        )
         job.video = video
         self.results.add(
             ResultCard(
@@ -370,34 +386,9 @@ class Panel:
                 guard=self.click_guard,
             )
         )
+        self.snapshot.refresh()
         job.set_state("completed", note)
         return video
-
-    async def _card(self, job: Job, video: Video) -> tuple[str, str]:
-        """The result card's HTML, after saving the video locally (logged as media)."""
-        video_file: Path | None = None
-        poster_file: Path | None = None
-        note = ""
-        refusal = fetch_refusal(video.video_url)
-        if refusal is not None:
-            # An answer naming some private server must not make the kernel request it.
-            note = f"The video is ready but was not saved locally: {refusal}."
-        else:
-            try:
-                video_file = await job.calls.download(video.video_url)
-            except LumaError as exc:
-                # The video exists; a failed local copy must not lose it. The log keeps its URL.
-                note = f"The video is ready but could not be saved locally: {human_message(exc)}"
-            else:
-                self.log.media(job.iteration, video_file)
-        thumb = video.thumbnail_url
-        if thumb and needs_embedding(thumb) and fetch_refusal(thumb) is None:
-            try:
-                poster_file = await job.calls.download(thumb)
-            except LumaError:
-                poster_file = None  # a poster is cosmetic: the player works without it
-            self._thumbnails.keep(thumb, poster_file)
-        return card_html(video, video_file, poster_file), note
 
     def _show_task(self, job: Job, task: Any) -> None:
         before = job.state
@@ -476,6 +467,7 @@ class Panel:
 
     def _rate(self, job: Job, stars: int, note: str) -> None:
         self.log.rate(job.iteration, stars, note.strip() or None)
+        self.snapshot.refresh()
         self.refresh()
 
     # ------------------------------------------------------------------ backend

@@ -45,6 +45,11 @@ class ResultCard:
         guard: ClickGuard,
     ) -> None:
         self.job = job
+        #: The card's HTML (the snapshot saved with the notebook shows it too).
+        self.html = html
+        #: The saved rating (1 to 5) and note, once Save wrote them.
+        self.stars: int | None = None
+        self.note_text = ""
         self.player = widgets.HTML(html)
         self.player.add_class("luma-nb-result-card")
         self.extend_button = widgets.Button(description="Extend this", icon="forward")
@@ -91,10 +96,20 @@ class ResultCard:
             stars, text = self.rating.value, self.note.value
             if stars is None:
                 return
+
+            def write() -> None:
+                previous = (self.stars, self.note_text)
+                self.stars, self.note_text = int(stars), text.strip()
+                try:
+                    on_rate(job, int(stars), text)
+                except BaseException:
+                    self.stars, self.note_text = previous
+                    raise
+
             refusal = guard.run(
                 ("rate", job.iteration),
                 (int(stars), text.strip()),
-                lambda: on_rate(job, int(stars), text),
+                write,
                 button=self.save_button,
             )
             if refusal is not None:

@@ -6,10 +6,11 @@ this runs, so a module missing from ``sys.modules`` already means "not in a note
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
-__all__ = ["display_html", "html_object", "in_notebook"]
+__all__ = ["LiveSnapshot", "display_html", "html_object", "in_notebook"]
 
 
 def in_notebook() -> bool:
@@ -41,3 +42,45 @@ def html_object(markup: str) -> Any:
     from IPython.display import HTML
 
     return HTML(markup)  # type: ignore[no-untyped-call]
+
+
+class LiveSnapshot:
+    """A widget displayed with a static ``text/html`` snapshot beside it, kept up to date.
+
+    ``html()`` and ``text()`` build the snapshot (see :mod:`luma_nb.render.snapshot`);
+    :meth:`show` displays ``widget_bundle`` (the widget's mime bundle, whose ``text/plain``
+    becomes ``widget_text``: it is never updated, so it names the widget and points at the
+    snapshot) and then the snapshot under a display id; :meth:`refresh` updates
+    every snapshot shown so far in place (``update=True``). Outside a notebook, nothing is
+    displayed and :meth:`refresh` does nothing.
+    """
+
+    def __init__(self, html: Any, text: Any) -> None:
+        import uuid
+
+        self.key = uuid.uuid4().hex
+        self._html = html
+        self._text = text
+        self.shown = False
+
+    def bundle(self) -> dict[str, str]:
+        """The snapshot's mime bundle (``text/html`` and ``text/plain``)."""
+        return {"text/html": self._html(), "text/plain": self._text()}
+
+    def show(self, widget_bundle: dict[str, Any], widget_text: str) -> None:
+        """Display the widget, then the snapshot (call it from ``_ipython_display_``)."""
+        from IPython.display import display
+
+        display({**widget_bundle, "text/plain": widget_text}, raw=True)  # type: ignore[no-untyped-call]
+        display(self.bundle(), raw=True, display_id=self.key)  # type: ignore[no-untyped-call]
+        self.shown = True
+
+    def refresh(self) -> None:
+        """Update the displayed snapshots (never raises: a snapshot is a convenience)."""
+        if not self.shown:
+            return
+        from IPython.display import update_display
+
+        # The live widget stays correct whatever happens here; only the copy would be late.
+        with contextlib.suppress(Exception):
+            update_display(self.bundle(), raw=True, display_id=self.key)  # type: ignore[no-untyped-call]
