@@ -70,13 +70,14 @@ class Form:
 
         self.prompt = widgets.Textarea(
             placeholder="Describe the video: subject, action, camera, light, style...",
-            layout=widgets.Layout(width="100%", height="6em"),
+            layout=widgets.Layout(width="auto", height="6em"),
         )
         self.prompt.add_class("luma-nb-prompt")
         self.action = widgets.ToggleButtons(
             options=[("New video", "generate"), ("Extend a video", "extend")],
             value="generate",
             tooltips=["Make a new video", "Continue one of your videos"],
+            style={"button_width": "auto"},
         )
         self.extend_choice = widgets.Dropdown(
             options=[("(choose a video of this session)", _NO_VIDEO)],
@@ -141,7 +142,7 @@ class Form:
             options=[("async (poll)", "async"), ("sync (one long request)", "sync")],
             value="async",
             description="Mode",
-            style=_WIDE,
+            style={**_WIDE, "button_width": "auto"},
         )
         self.advanced = widgets.Accordion(
             children=[widgets.VBox([self.api_timeout, self.callback_url, self.mode])],

@@ -29,6 +29,7 @@ from luma_nb.panel._jobs import Job, JobBoard
 from luma_nb.panel._media import result_card
 from luma_nb.panel._messages import human_message
 from luma_nb.panel._results import ResultCard, Results
+from luma_nb.panel._style import PANEL_CSS
 from luma_nb.panel._thumbnails import Thumbnails
 from luma_nb.panel._uploader import Uploader
 from luma_nb.render import snapshot
@@ -40,15 +41,6 @@ if TYPE_CHECKING:
     from luma_nb.session_log import SessionLog
 
 __all__ = ["Panel"]
-
-_PANEL_CSS = """
-.luma-nb-panel{max-width:920px;font-family:var(--jp-ui-font-family,system-ui,sans-serif)}
-.luma-nb-panel h4{margin:12px 0 4px;font-size:14px}
-.luma-nb-valid{color:#2da44e}
-.luma-nb-invalid,.luma-nb-form-message{color:#e5534b}
-.luma-nb-job{border-bottom:1px solid var(--jp-border-color2,rgba(128,128,128,.25))}
-.luma-nb-history-prompt{overflow-wrap:anywhere}
-""".replace("\n", "")
 
 
 class _NotSent(TransportError):
@@ -180,7 +172,7 @@ class Panel:
         self.widget = widgets.VBox(
             [
                 widgets.HTML(
-                    f"<style>{CSS}{_PANEL_CSS}{snapshot.live_rule(self.snapshot.key)}</style>"
+                    f"<style>{CSS}{PANEL_CSS}{snapshot.live_rule(self.snapshot.key)}</style>"
                     '<div class="luma-nb-title" style="font-size:15px">Luma video panel</div>'
                 ),
                 self._backend.widget,

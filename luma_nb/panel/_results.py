@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from luma_nb._html import esc
+from luma_nb.panel._style import RESULTS_COLUMNS
 
 if TYPE_CHECKING:
     from luma_nb._click_guard import ClickGuard
@@ -120,7 +121,8 @@ class ResultCard:
             self.saved.value = f'<span class="luma-nb-muted">saved: {int(stars)}/5{note}</span>'
 
         self.save_button.on_click(save)
-        self.player.layout = widgets.Layout(flex="0 1 640px", min_width="320px")
+        # Shrinks to the grid cell (no minimum: 330 px of notebook leaves less than 320 px).
+        self.player.layout = widgets.Layout(flex="1 1 360px", min_width="0", max_width="640px")
         self.rating.description = ""
         controls = widgets.VBox(
             [
@@ -134,7 +136,7 @@ class ResultCard:
                     [self.save_button, self.saved], layout=widgets.Layout(align_items="center")
                 ),
             ],
-            layout=widgets.Layout(flex="1 1 220px", padding="0 0 0 10px"),
+            layout=widgets.Layout(flex="1 1 220px", min_width="0", padding="0 0 0 10px"),
         )
         self.widget = widgets.VBox(
             [
@@ -151,7 +153,10 @@ class Results:
 
     def __init__(self) -> None:
         self.cards: list[ResultCard] = []
-        self.box = widgets.VBox()
+        # A grid: one column in a narrow notebook, cards side by side in a wide one.
+        self.box = widgets.GridBox(
+            layout=widgets.Layout(grid_template_columns=RESULTS_COLUMNS, grid_gap="12px")
+        )
         self.box.add_class("luma-nb-results")
 
     def add(self, card: ResultCard) -> None:

@@ -40,7 +40,7 @@ background:rgba(139,148,158,.15)}
 .luma-nb-player{display:block;width:100%;max-height:480px;background:#000;border-radius:6px}
 .luma-nb-meta{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 12px;
 margin:8px 0 0}
-.luma-nb-meta dt{opacity:.7}
+.luma-nb-meta dt{opacity:.7;overflow-wrap:normal}
 .luma-nb-meta dd{margin:0;overflow-wrap:anywhere}
 .luma-nb-mono{font-family:var(--jp-code-font-family,ui-monospace,Menlo,Consolas,monospace);
 font-size:12px}
