@@ -218,6 +218,21 @@ def _run(
     api = default_client()
     _iteration.teach_durations(api, log)  # the poll schedule learns from earlier generations
     status = StatusLine(_iteration.describe(request))
+    try:
+        return _follow(status, api, log, iteration, task, user_update, max_wait)
+    finally:
+        status.close()  # the clock stops however the wait ended
+
+
+def _follow(
+    status: StatusLine,
+    api: Client,
+    log: SessionLog,
+    iteration: str,
+    task: Task,
+    user_update: Callable[[Task], None] | None,
+    max_wait: float | None,
+) -> Video:
     status.update(task)
     heard = [(task.state, task.raw_state)]
     if user_update is not None:
