@@ -867,3 +867,13 @@ def test_fold_ignores_unknown_events_and_keeps_going() -> None:
     assert tuple(row) == COLUMNS
     assert row["prompt"] == "p"
     assert row["state"] == "submitting"
+
+
+def test_the_storage_class_carries_no_view_methods() -> None:
+    # One spelling per thing: the views are the functions luma_nb.timeline / chain_player /
+    # export_html, which take the log; SessionLog stores and folds events only.
+    for name in ("timeline", "chain_player", "export_html"):
+        assert not hasattr(SessionLog, name), name
+        assert callable(getattr(luma_nb, name))
+    source = Path(luma_nb.session_log.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"luma_nb\.(chain|report|display|render)\b", source)
