@@ -30,11 +30,9 @@ if TYPE_CHECKING:
         session_log,
         simulator,
     )
-    from luma_nb.aio import RunTimeoutError, enable_nested_asyncio, run_blocking
-    from luma_nb.backend import connect, simulator_of
+    from luma_nb.backend import connect
     from luma_nb.chain import chain_player, timeline
     from luma_nb.client import AsyncClient, Client
-    from luma_nb.config import PollPolicy, RetryPolicy, Settings
     from luma_nb.display import grid, show
     from luma_nb.errors import (
         APIError,
@@ -58,65 +56,33 @@ if TYPE_CHECKING:
         WaitCancelledError,
         WaitTimeoutError,
     )
-    from luma_nb.experiment import (
-        Experiment,
-        ExperimentSummary,
-        ExperimentWarning,
-        compare_enhancement,
-        resume_experiment,
-    )
-    from luma_nb.models import ASPECT_RATIOS, Task, TaskError, TaskState, Video, VideoRequest
-    from luma_nb.notebook import (
-        default_client,
-        extend,
-        generate,
-        history,
-        rate,
-        reset,
-        session,
-        submit,
-        use,
-    )
+    from luma_nb.experiment import Experiment, compare_enhancement, resume_experiment
+    from luma_nb.models import ASPECT_RATIOS, Task, TaskState, Video, VideoRequest
+    from luma_nb.notebook import extend, generate, history, rate, session, submit, use
     from luma_nb.panel import Panel
     from luma_nb.report import export_html
-    from luma_nb.session_log import (
-        IterationExistsError,
-        ResumeResult,
-        SessionLog,
-        SessionLogWriteError,
-        load_sessions,
-    )
+    from luma_nb.session_log import SessionLog, load_sessions
 
-# public name -> module that defines it
+# public name -> module that defines it. The top level is what a notebook user needs; the
+# plumbing (settings and policies, the default client, reset, the simulator behind a client,
+# run_blocking, result and warning types, the session log's own errors) is imported from its
+# module: luma_nb.config.Settings, luma_nb.notebook.reset, luma_nb.backend.simulator_of...
 _EXPORTS: dict[str, str] = {
-    "enable_nested_asyncio": "luma_nb.aio",
-    "run_blocking": "luma_nb.aio",
-    "RunTimeoutError": "luma_nb.aio",
     "connect": "luma_nb.backend",
-    "simulator_of": "luma_nb.backend",
     "show": "luma_nb.display",
     "chain_player": "luma_nb.chain",
     "timeline": "luma_nb.chain",
     "export_html": "luma_nb.report",
     "Experiment": "luma_nb.experiment",
-    "ExperimentSummary": "luma_nb.experiment",
-    "ExperimentWarning": "luma_nb.experiment",
     "compare_enhancement": "luma_nb.experiment",
     "resume_experiment": "luma_nb.experiment",
     "grid": "luma_nb.display",
     "SessionLog": "luma_nb.session_log",
-    "SessionLogWriteError": "luma_nb.session_log",
-    "IterationExistsError": "luma_nb.session_log",
-    "ResumeResult": "luma_nb.session_log",
     "load_sessions": "luma_nb.session_log",
     "Client": "luma_nb.client",
     "AsyncClient": "luma_nb.client",
-    "PollPolicy": "luma_nb.config",
-    "RetryPolicy": "luma_nb.config",
-    "Settings": "luma_nb.config",
     "ASPECT_RATIOS": "luma_nb.models",
     "Task": "luma_nb.models",
-    "TaskError": "luma_nb.models",
     "TaskState": "luma_nb.models",
     "Video": "luma_nb.models",
     "VideoRequest": "luma_nb.models",
@@ -125,12 +91,10 @@ _EXPORTS: dict[str, str] = {
 _EXPORTS.update(
     dict.fromkeys(
         [
-            "default_client",
             "extend",
             "generate",
             "history",
             "rate",
-            "reset",
             "session",
             "submit",
             "use",

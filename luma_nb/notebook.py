@@ -276,7 +276,7 @@ def _check_sync(params: dict[str, Any]) -> None:
     raise ValidationError(
         "the helpers always submit in async mode, so that the task id is logged before "
         "anything waits; for one blocking sync call use "
-        "luma_nb.default_client().generate(..., sync=True)",
+        "luma_nb.notebook.default_client().generate(..., sync=True)",
         field="sync",
     )
 
@@ -299,7 +299,7 @@ _REQUEST_FIELDS = (
 )
 _NO_WAIT = (
     "luma_nb.submit does not wait; use luma_nb.generate/extend, or "
-    "luma_nb.default_client().wait(task, {name}=...)"
+    "luma_nb.notebook.default_client().wait(task, {name}=...)"
 )
 _SUBMIT_REFUSALS = {
     "max_wait": _NO_WAIT.format(name="max_wait"),

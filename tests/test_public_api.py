@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import json
+import re
 import subprocess
 import sys
 import textwrap
+import types
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -82,6 +87,77 @@ def test_unknown_attribute() -> None:
         _ = luma_nb.no_such_name
     with pytest.raises(ImportError):
         exec("from luma_nb import no_such_name", {})
+
+
+# Plumbing that left the top level (issue 11): each stays importable from its module.
+MOVED = {
+    "Settings": "luma_nb.config",
+    "RetryPolicy": "luma_nb.config",
+    "PollPolicy": "luma_nb.config",
+    "simulator_of": "luma_nb.backend",
+    "default_client": "luma_nb.notebook",
+    "reset": "luma_nb.notebook",
+    "run_blocking": "luma_nb.aio",
+    "enable_nested_asyncio": "luma_nb.aio",
+    "RunTimeoutError": "luma_nb.aio",
+    "TaskError": "luma_nb.models",
+    "ExperimentSummary": "luma_nb.experiment",
+    "ExperimentWarning": "luma_nb.experiment",
+    "ResumeResult": "luma_nb.session_log",
+    "IterationExistsError": "luma_nb.session_log",
+    "SessionLogWriteError": "luma_nb.session_log",
+}
+
+
+def test_the_top_level_is_what_a_notebook_user_needs() -> None:
+    assert 40 <= len(luma_nb.__all__) - 1 <= 50  # about 45 names, plus __version__
+    for name, module in MOVED.items():
+        assert name not in luma_nb.__all__, name
+        with pytest.raises(AttributeError):
+            getattr(luma_nb, name)
+        assert getattr(importlib.import_module(module), name).__name__ == name
+
+
+# Every `luma_nb.x.y` named in the docs, the notebooks or the package's own messages exists.
+_ROOT = Path(__file__).resolve().parent.parent
+_REFERENCE = re.compile(r"(?<![\w./-])luma_nb((?:\.[A-Za-z_]\w*)+)")
+
+
+def _texts() -> Iterator[tuple[str, str]]:
+    for path in [_ROOT / "README.md", *sorted((_ROOT / "docs").glob("*.md"))]:
+        yield path.name, path.read_text(encoding="utf-8")
+    for path in sorted((_ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        yield path.name, "\n".join("".join(cell["source"]) for cell in cells)
+    for path in sorted((_ROOT / "luma_nb").rglob("*.py")):
+        yield str(path.relative_to(_ROOT)), path.read_text(encoding="utf-8")
+
+
+def _missing(dotted: str) -> bool:
+    value: object = luma_nb
+    path = "luma_nb"
+    for part in dotted.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            if not isinstance(value, types.ModuleType):
+                return False  # an attribute of an instance (`luma_nb.x.y.z`): not checked
+            try:
+                value = importlib.import_module(f"{path}.{part}")
+            except ImportError:
+                return True
+        path = f"{path}.{part}"
+    return False
+
+
+def test_every_documented_name_exists() -> None:
+    missing = sorted(
+        (where, f"luma_nb.{match}")
+        for where, text in _texts()
+        for match in {m.group(1)[1:] for m in _REFERENCE.finditer(text)}
+        if _missing(match)
+    )
+    assert not missing, missing
 
 
 def test_public_classes_are_not_private_aliases() -> None:
