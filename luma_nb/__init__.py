@@ -14,54 +14,75 @@ from typing import TYPE_CHECKING, Any
 from luma_nb._version import __version__
 
 if TYPE_CHECKING:
+    # `name as name` re-exports explicitly, so that strict type checkers and IDEs (mypy,
+    # pyright) see the lazy names with their signatures; tests/test_public_api.py keeps this
+    # block equal to _EXPORTS.
     from luma_nb import (
-        aio,
-        backend,
-        chain,
-        client,
-        config,
-        display,
-        errors,
-        experiment,
-        models,
-        notebook,
-        panel,
-        report,
-        session_log,
-        simulator,
+        aio as aio,
+        backend as backend,
+        chain as chain,
+        client as client,
+        config as config,
+        display as display,
+        errors as errors,
+        experiment as experiment,
+        models as models,
+        notebook as notebook,
+        panel as panel,
+        report as report,
+        session_log as session_log,
+        simulator as simulator,
     )
-    from luma_nb.backend import connect
-    from luma_nb.chain import chain_player, timeline
-    from luma_nb.client import AsyncClient, Client
-    from luma_nb.display import grid, show
+    from luma_nb.backend import connect as connect
+    from luma_nb.chain import chain_player as chain_player, timeline as timeline
+    from luma_nb.client import AsyncClient as AsyncClient, Client as Client
+    from luma_nb.display import grid as grid, show as show
     from luma_nb.errors import (
-        APIError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ConfigError,
-        GenerationFailedError,
-        InsufficientBalanceError,
-        LumaError,
-        ModerationError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        ServerError,
-        SubmitOutcomeUnknownError,
-        TokenMismatchError,
-        TransportError,
-        UnexpectedResponseError,
-        ValidationError,
-        WaitCancelledError,
-        WaitTimeoutError,
+        APIError as APIError,
+        APITimeoutError as APITimeoutError,
+        AuthenticationError as AuthenticationError,
+        BadRequestError as BadRequestError,
+        ConfigError as ConfigError,
+        GenerationFailedError as GenerationFailedError,
+        InsufficientBalanceError as InsufficientBalanceError,
+        LumaError as LumaError,
+        ModerationError as ModerationError,
+        NotFoundError as NotFoundError,
+        PermissionDeniedError as PermissionDeniedError,
+        RateLimitError as RateLimitError,
+        ServerError as ServerError,
+        SubmitOutcomeUnknownError as SubmitOutcomeUnknownError,
+        TokenMismatchError as TokenMismatchError,
+        TransportError as TransportError,
+        UnexpectedResponseError as UnexpectedResponseError,
+        ValidationError as ValidationError,
+        WaitCancelledError as WaitCancelledError,
+        WaitTimeoutError as WaitTimeoutError,
     )
-    from luma_nb.experiment import Experiment, compare_enhancement, resume_experiment
-    from luma_nb.models import ASPECT_RATIOS, Task, TaskState, Video, VideoRequest
-    from luma_nb.notebook import extend, generate, history, rate, session, submit, use
-    from luma_nb.panel import Panel
-    from luma_nb.report import export_html
-    from luma_nb.session_log import SessionLog, load_sessions
+    from luma_nb.experiment import (
+        Experiment as Experiment,
+        compare_enhancement as compare_enhancement,
+        resume_experiment as resume_experiment,
+    )
+    from luma_nb.models import (
+        ASPECT_RATIOS as ASPECT_RATIOS,
+        Task as Task,
+        TaskState as TaskState,
+        Video as Video,
+        VideoRequest as VideoRequest,
+    )
+    from luma_nb.notebook import (
+        extend as extend,
+        generate as generate,
+        history as history,
+        rate as rate,
+        session as session,
+        submit as submit,
+        use as use,
+    )
+    from luma_nb.panel import Panel as Panel
+    from luma_nb.report import export_html as export_html
+    from luma_nb.session_log import SessionLog as SessionLog, load_sessions as load_sessions
 
 # public name -> module that defines it. The top level is what a notebook user needs; the
 # plumbing (settings and policies, the default client, reset, the simulator behind a client,
