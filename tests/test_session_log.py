@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import re
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -411,7 +412,9 @@ def test_lone_surrogates_survive(log: SessionLog) -> None:
 )
 @given(prompt=st.text(min_size=1, max_size=200).filter(lambda s: s.strip()), note=st.text())
 def test_any_text_round_trips(tmp_path: Path, prompt: str, note: str) -> None:
-    log = SessionLog(folder=tmp_path)
+    # A folder per example: tmp_path is shared by the examples, and two sessions started in
+    # the same second share a file name once in 65536 (then the file holds both).
+    log = SessionLog(folder=tempfile.mkdtemp(dir=tmp_path))
     try:
         iteration = log.begin(request(prompt), backend="api")
     except ValidationError:
