@@ -14,109 +14,96 @@ from typing import TYPE_CHECKING, Any
 from luma_nb._version import __version__
 
 if TYPE_CHECKING:
+    # `name as name` re-exports explicitly, so that strict type checkers and IDEs (mypy,
+    # pyright) see the lazy names with their signatures; tests/test_public_api.py keeps this
+    # block equal to _EXPORTS.
     from luma_nb import (
-        aio,
-        backend,
-        chain,
-        client,
-        config,
-        display,
-        errors,
-        experiment,
-        models,
-        notebook,
-        panel,
-        report,
-        session_log,
-        simulator,
+        aio as aio,
+        backend as backend,
+        chain as chain,
+        client as client,
+        config as config,
+        display as display,
+        errors as errors,
+        experiment as experiment,
+        models as models,
+        notebook as notebook,
+        panel as panel,
+        report as report,
+        session_log as session_log,
+        simulator as simulator,
     )
-    from luma_nb.aio import RunTimeoutError, enable_nested_asyncio, run_blocking
-    from luma_nb.backend import connect, simulator_of
-    from luma_nb.chain import chain_player, timeline
-    from luma_nb.client import AsyncClient, Client
-    from luma_nb.config import PollPolicy, RetryPolicy, Settings
-    from luma_nb.display import grid, show
+    from luma_nb.backend import connect as connect
+    from luma_nb.chain import chain_player as chain_player, timeline as timeline
+    from luma_nb.client import AsyncClient as AsyncClient, Client as Client
+    from luma_nb.display import grid as grid, show as show
     from luma_nb.errors import (
-        APIError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ConfigError,
-        GenerationFailedError,
-        InsufficientBalanceError,
-        LumaError,
-        ModerationError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        ServerError,
-        SubmitOutcomeUnknownError,
-        TokenMismatchError,
-        TransportError,
-        UnexpectedResponseError,
-        ValidationError,
-        WaitCancelledError,
-        WaitTimeoutError,
+        APIError as APIError,
+        APITimeoutError as APITimeoutError,
+        AuthenticationError as AuthenticationError,
+        BadRequestError as BadRequestError,
+        ConfigError as ConfigError,
+        GenerationFailedError as GenerationFailedError,
+        InsufficientBalanceError as InsufficientBalanceError,
+        LumaError as LumaError,
+        ModerationError as ModerationError,
+        NotFoundError as NotFoundError,
+        PermissionDeniedError as PermissionDeniedError,
+        RateLimitError as RateLimitError,
+        ServerError as ServerError,
+        SubmitOutcomeUnknownError as SubmitOutcomeUnknownError,
+        TokenMismatchError as TokenMismatchError,
+        TransportError as TransportError,
+        UnexpectedResponseError as UnexpectedResponseError,
+        ValidationError as ValidationError,
+        WaitCancelledError as WaitCancelledError,
+        WaitTimeoutError as WaitTimeoutError,
     )
     from luma_nb.experiment import (
-        Experiment,
-        ExperimentSummary,
-        ExperimentWarning,
-        compare_enhancement,
-        resume_experiment,
+        Experiment as Experiment,
+        compare_enhancement as compare_enhancement,
+        resume_experiment as resume_experiment,
     )
-    from luma_nb.models import ASPECT_RATIOS, Task, TaskError, TaskState, Video, VideoRequest
+    from luma_nb.models import (
+        ASPECT_RATIOS as ASPECT_RATIOS,
+        Task as Task,
+        TaskState as TaskState,
+        Video as Video,
+        VideoRequest as VideoRequest,
+    )
     from luma_nb.notebook import (
-        default_client,
-        extend,
-        generate,
-        history,
-        rate,
-        reset,
-        session,
-        submit,
-        use,
+        extend as extend,
+        generate as generate,
+        history as history,
+        rate as rate,
+        session as session,
+        submit as submit,
+        use as use,
     )
-    from luma_nb.panel import Panel
-    from luma_nb.report import export_html
-    from luma_nb.session_log import (
-        IterationExistsError,
-        ResumeResult,
-        SessionLog,
-        SessionLogWriteError,
-        load_sessions,
-    )
+    from luma_nb.panel import Panel as Panel
+    from luma_nb.report import export_html as export_html
+    from luma_nb.session_log import SessionLog as SessionLog, load_sessions as load_sessions
 
-# public name -> module that defines it
+# public name -> module that defines it. The top level is what a notebook user needs; the
+# plumbing (settings and policies, the default client, reset, the simulator behind a client,
+# run_blocking, result and warning types, the session log's own errors) is imported from its
+# module: luma_nb.config.Settings, luma_nb.notebook.reset, luma_nb.backend.simulator_of...
 _EXPORTS: dict[str, str] = {
-    "enable_nested_asyncio": "luma_nb.aio",
-    "run_blocking": "luma_nb.aio",
-    "RunTimeoutError": "luma_nb.aio",
     "connect": "luma_nb.backend",
-    "simulator_of": "luma_nb.backend",
     "show": "luma_nb.display",
     "chain_player": "luma_nb.chain",
     "timeline": "luma_nb.chain",
     "export_html": "luma_nb.report",
     "Experiment": "luma_nb.experiment",
-    "ExperimentSummary": "luma_nb.experiment",
-    "ExperimentWarning": "luma_nb.experiment",
     "compare_enhancement": "luma_nb.experiment",
     "resume_experiment": "luma_nb.experiment",
     "grid": "luma_nb.display",
     "SessionLog": "luma_nb.session_log",
-    "SessionLogWriteError": "luma_nb.session_log",
-    "IterationExistsError": "luma_nb.session_log",
-    "ResumeResult": "luma_nb.session_log",
     "load_sessions": "luma_nb.session_log",
     "Client": "luma_nb.client",
     "AsyncClient": "luma_nb.client",
-    "PollPolicy": "luma_nb.config",
-    "RetryPolicy": "luma_nb.config",
-    "Settings": "luma_nb.config",
     "ASPECT_RATIOS": "luma_nb.models",
     "Task": "luma_nb.models",
-    "TaskError": "luma_nb.models",
     "TaskState": "luma_nb.models",
     "Video": "luma_nb.models",
     "VideoRequest": "luma_nb.models",
@@ -125,12 +112,10 @@ _EXPORTS: dict[str, str] = {
 _EXPORTS.update(
     dict.fromkeys(
         [
-            "default_client",
             "extend",
             "generate",
             "history",
             "rate",
-            "reset",
             "session",
             "submit",
             "use",

@@ -201,7 +201,9 @@ def _settle(
     if finished and error is not None and not isinstance(error, asyncio.CancelledError):
         what = "timeout" if isinstance(reason, RunTimeoutError) else type(reason).__name__
         if hasattr(error, "add_note"):
-            error.add_note(f"(raised while luma_nb.run_blocking cancelled the coroutine: {what})")
+            error.add_note(
+                f"(raised while luma_nb.aio.run_blocking cancelled the coroutine: {what})"
+            )
         if error.__cause__ is None:
             raise error from reason
         raise error

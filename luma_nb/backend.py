@@ -146,7 +146,7 @@ def connect(
 
 def _shared_simulator() -> Simulator:
     """One in-process simulator per Python process: like a server, it outlives clients, so
-    a new client (after ``luma_nb.reset()``) still finds the tasks submitted before."""
+    a new client (after ``luma_nb.notebook.reset()``) still finds the tasks submitted before."""
     global _shared
     with _shared_lock:
         if _shared is None:

@@ -11,26 +11,44 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from luma_nb import _iteration
+from luma_nb._helper_options import (
+    LOG_KEYS,
+    ExtendOptions,
+    GenerateOptions,
+    LogOptions,
+    RequestOptions,
+    SubmitOptions,
+    VideoOptions,
+    WaitOptions,
+    expand_options,
+)
 from luma_nb._media_policy import fetch_refusal
 from luma_nb._progress import StatusLine
 from luma_nb._values import shown
-from luma_nb.client import MAX_WAIT_LIMIT, build_request
+from luma_nb.client import MAX_WAIT_LIMIT, Client, build_request
 from luma_nb.errors import GenerationFailedError, LumaError, ValidationError
 from luma_nb.models import Task, Video, VideoRequest, check_seconds
 from luma_nb.render.adapt import video_from_row
 
 if TYPE_CHECKING:
     import pandas
+    from typing_extensions import Unpack  # typing.Unpack is Python 3.11+; only for checkers
 
-    from luma_nb.client import Client
     from luma_nb.session_log import SessionLog
 
 __all__ = [
+    "ExtendOptions",
+    "GenerateOptions",
+    "LogOptions",
+    "RequestOptions",
+    "SubmitOptions",
+    "VideoOptions",
+    "WaitOptions",
     "default_client",
     "extend",
     "generate",
@@ -42,8 +60,6 @@ __all__ = [
     "use",
 ]
 
-# Keyword arguments that steer the session log rather than the request.
-_LOG_KEYS = ("tags", "experiment", "arm")
 
 _lock = threading.RLock()
 _client: Client | None = None
@@ -102,7 +118,8 @@ def reset() -> None:
         _announced = False
 
 
-def submit(prompt: str | VideoRequest | None = None, **params: Any) -> Task:
+@expand_options(like=Client.submit)
+def submit(prompt: str | VideoRequest | None = None, **options: Unpack[SubmitOptions]) -> Task:
     """Submit without waiting: log the iteration and return its task.
 
     Accepts what :meth:`Client.submit` accepts — a prompt and keywords (``action``,
@@ -113,8 +130,9 @@ def submit(prompt: str | VideoRequest | None = None, **params: Any) -> Task:
     mode, so the task id is in the log before anything waits. ``max_wait`` and
     ``on_update`` are refused too: submit does not wait.
     """
+    params = _params(options)
     _refuse(params, _SUBMIT_REFUSALS)
-    log_options = {key: params.pop(key) for key in (*_LOG_KEYS, "parent") if key in params}
+    log_options = {key: params.pop(key) for key in (*LOG_KEYS, "parent") if key in params}
     if isinstance(prompt, VideoRequest):
         _check_sync(params)
         if params:
@@ -129,7 +147,8 @@ def submit(prompt: str | VideoRequest | None = None, **params: Any) -> Task:
     return _submit(request, **log_options)[1]
 
 
-def generate(prompt: str, **params: Any) -> Video:
+@expand_options(like=Client.generate)
+def generate(prompt: str, **options: Unpack[GenerateOptions]) -> Video:
     """Generate a video, log the iteration, show progress and the result, and return it.
 
     Takes the options of :meth:`Client.generate` (``aspect_ratio``, ``loop``,
@@ -139,17 +158,25 @@ def generate(prompt: str, **params: Any) -> Video:
     after the log and the status line have recorded it; an exception it raises propagates
     (the task goes on: the log has its id). ``sync=True`` is refused (see :func:`submit`).
     """
+    params = _params(options)
     _refuse(params, _GENERATE_REFUSALS)
     return _run(prompt, {**params, "action": "generate"}, parent=None)
 
 
-def extend(video: Video | str | None = None, *, prompt: str | None = None, **params: Any) -> Video:
+@expand_options(like=Client.extend)
+def extend(
+    video: Video | str | None = None,
+    *,
+    prompt: str | None = None,
+    **options: Unpack[ExtendOptions],
+) -> Video:
     """Continue a video (a :class:`Video`, a ``video_id``, or by default the session's last).
 
     ``video_id=`` and ``video_url=`` name the video as keywords instead. The other options
     are :func:`generate`'s. The new iteration records its ``parent``, so
     ``session().lineage(...)`` follows the chain.
     """
+    params = _params(options)
     _refuse(params, _EXTEND_REFUSALS)
     if video is not None and params.get("video_id") is not None:
         raise ValidationError(
@@ -198,6 +225,11 @@ def rate(
 # ----------------------------------------------------------------------------- internals
 
 
+def _params(options: Mapping[str, object]) -> dict[str, Any]:
+    """The keywords as given (unknown ones included: the checks below name them)."""
+    return dict(options)
+
+
 def _run(
     prompt: str | None,
     params: dict[str, Any],
@@ -206,7 +238,7 @@ def _run(
 ) -> Video:
     max_wait = params.pop("max_wait", None)
     user_update = params.pop("on_update", None)
-    log_options = {key: params.pop(key) for key in _LOG_KEYS if key in params}
+    log_options = {key: params.pop(key) for key in LOG_KEYS if key in params}
     request = _request(prompt, params)
     # Before the paid submit, not after it.
     if max_wait is not None:
@@ -291,7 +323,7 @@ def _check_sync(params: dict[str, Any]) -> None:
     raise ValidationError(
         "the helpers always submit in async mode, so that the task id is logged before "
         "anything waits; for one blocking sync call use "
-        "luma_nb.default_client().generate(..., sync=True)",
+        "luma_nb.notebook.default_client().generate(..., sync=True)",
         field="sync",
     )
 
@@ -314,7 +346,7 @@ _REQUEST_FIELDS = (
 )
 _NO_WAIT = (
     "luma_nb.submit does not wait; use luma_nb.generate/extend, or "
-    "luma_nb.default_client().wait(task, {name}=...)"
+    "luma_nb.notebook.default_client().wait(task, {name}=...)"
 )
 _SUBMIT_REFUSALS = {
     "max_wait": _NO_WAIT.format(name="max_wait"),

@@ -60,9 +60,7 @@ from luma_nb.models import Task, VideoRequest
 if TYPE_CHECKING:
     import pandas
 
-    from luma_nb.chain import ChainPlayer, Timeline
     from luma_nb.client import AsyncClient, Client
-    from luma_nb.models import Video
 
 __all__ = [
     "COLUMNS",
@@ -361,50 +359,6 @@ class SessionLog(LogStore):
             self._warn_dropped(fold)
         chain.reverse()
         return chain
-
-    # ------------------------------------------------------------------ views and export
-
-    def timeline(
-        self, iteration: str | Video | None = None, *, embed: bool | None = None
-    ) -> Timeline:
-        """The extend chain ending at ``iteration`` as a timeline of clips (default: the last).
-
-        See :func:`luma_nb.chain.timeline`.
-        """
-        from luma_nb.chain import timeline
-
-        return timeline(self, iteration, embed=embed)
-
-    def chain_player(
-        self,
-        iteration: str | Video | None = None,
-        *,
-        embed: bool | None = None,
-        mode: str = "sequence",
-    ) -> ChainPlayer:
-        """One player for the extend chain ending at ``iteration`` (default: the last).
-
-        See :func:`luma_nb.chain.chain_player`.
-        """
-        from luma_nb.chain import chain_player
-
-        return chain_player(self, iteration, embed=embed, mode=mode)
-
-    def export_html(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        title: str | None = None,
-        embed: bool | None = None,
-        summary_html: object = None,
-    ) -> Path:
-        """Write this session as one standalone HTML file; returns its absolute path.
-
-        See :func:`luma_nb.report.export_html`.
-        """
-        from luma_nb.report import export_html
-
-        return export_html(self, path, title=title, embed=embed, summary_html=summary_html)
 
     def __len__(self) -> int:
         with self._mutex:

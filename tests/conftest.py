@@ -211,7 +211,7 @@ def make_client(
         kwargs.setdefault("cache_dir", tmp_path / "cache")
         # The backoff schedule, whose cadence these tests pin down; the adaptive one (the
         # default) has its own tests in test_client_schedule.py.
-        kwargs.setdefault("poll", luma_nb.PollPolicy(adaptive=False))
+        kwargs.setdefault("poll", luma_nb.config.PollPolicy(adaptive=False))
         if kind == "sync":
             kwargs.setdefault("sleep", clock.sleep)
             facade: Any = SyncFacade(luma_nb.Client(**kwargs))

@@ -27,13 +27,13 @@ async def _answer() -> int:
 
 
 def test_run_blocking_from_plain_code() -> None:
-    assert luma_nb.run_blocking(_answer()) == 42
+    assert luma_nb.aio.run_blocking(_answer()) == 42
 
 
 def test_run_blocking_inside_a_running_loop() -> None:
     # As in a notebook cell: a loop is running, asyncio.run would fail, run_blocking does not.
     async def cell() -> int:
-        return luma_nb.run_blocking(_answer())
+        return luma_nb.aio.run_blocking(_answer())
 
     assert asyncio.run(cell()) == 42
 
@@ -53,7 +53,7 @@ def test_async_client_generates_with_await() -> None:
             return await client.generate("an owl at dusk")
 
     try:
-        video = luma_nb.run_blocking(main())
+        video = luma_nb.aio.run_blocking(main())
     finally:
         sim.close()
     assert video.video_url
@@ -76,8 +76,8 @@ def test_nothing_patches_asyncio_at_import_and_the_opt_in_works() -> None:
                 nested_before = False
             else:
                 nested_before = True
-            luma_nb.enable_nested_asyncio()
-            luma_nb.enable_nested_asyncio()  # twice is harmless
+            luma_nb.aio.enable_nested_asyncio()
+            luma_nb.aio.enable_nested_asyncio()  # twice is harmless
             return nested_before, asyncio.run(inner())
 
         print(asyncio.run(outer()))
@@ -103,7 +103,7 @@ def test_a_timeout_cancels_the_coroutine_and_waits_for_it() -> None:
         return 1
 
     with pytest.raises(RunTimeoutError, match="cancelled") as caught:
-        luma_nb.run_blocking(stuck(), timeout=0.02)
+        luma_nb.aio.run_blocking(stuck(), timeout=0.02)
     assert ended == ["cleaned up"]
     error = caught.value
     assert isinstance(error, luma_nb.LumaError) and isinstance(error, TimeoutError)
@@ -122,7 +122,7 @@ def test_an_error_raised_while_cancelling_wins_over_the_timeout() -> None:
             ) from None
 
     with pytest.raises(SubmitOutcomeUnknownError) as caught:
-        luma_nb.run_blocking(paid_submit(), timeout=0.02)
+        luma_nb.aio.run_blocking(paid_submit(), timeout=0.02)
     assert isinstance(caught.value.__cause__, RunTimeoutError)
     assert any(
         "run_blocking" in note for note in getattr(caught.value, "__notes__", ["run_blocking"])
@@ -153,14 +153,14 @@ def test_a_cancelled_async_submit_surfaces_as_an_unknown_outcome(trigger: str) -
             "sk-aio", base_url="https://api.example.test", transport=httpx.MockTransport(handler)
         )
 
-    client = luma_nb.run_blocking(make())  # made on the private loop, so the submit is quick
+    client = luma_nb.aio.run_blocking(make())  # made on the private loop, so the submit is quick
     try:
         with pytest.raises((SubmitOutcomeUnknownError, RunTimeoutError)) as caught:
-            luma_nb.run_blocking(
+            luma_nb.aio.run_blocking(
                 client.submit("a paper boat"), timeout=0.1 if trigger == "timeout" else None
             )
     finally:
-        luma_nb.run_blocking(client.aclose())
+        luma_nb.aio.run_blocking(client.aclose())
     # Once the POST is out, it may be billed: never a bare timeout. Before it, nothing is.
     expected = SubmitOutcomeUnknownError if sent else RunTimeoutError
     assert isinstance(caught.value, expected), caught.value
@@ -174,7 +174,7 @@ def test_an_error_of_the_coroutine_itself_is_not_taken_for_the_timeout() -> None
         raise TimeoutError("the coroutine's own")
 
     with pytest.raises(TimeoutError, match="the coroutine's own") as caught:
-        luma_nb.run_blocking(fails(), timeout=5)
+        luma_nb.aio.run_blocking(fails(), timeout=5)
     assert not isinstance(caught.value, RunTimeoutError)
 
 
@@ -200,7 +200,7 @@ def test_ctrl_c_while_waiting_cancels_the_coroutine(converts: bool) -> None:
 
     expected: type[BaseException] = SubmitOutcomeUnknownError if converts else KeyboardInterrupt
     with pytest.raises(expected) as caught:
-        luma_nb.run_blocking(interrupted())
+        luma_nb.aio.run_blocking(interrupted())
     assert ended == ["cancelled"]
     if converts:
         assert isinstance(caught.value.__cause__, KeyboardInterrupt)
@@ -217,7 +217,7 @@ def test_a_coroutine_that_ignores_cancellation_is_bounded_by_the_grace() -> None
 
     try:
         with pytest.raises(RunTimeoutError, match="still running") as caught:
-            luma_nb.run_blocking(stubborn(), timeout=0.01, cancel_grace=0.03)
+            luma_nb.aio.run_blocking(stubborn(), timeout=0.01, cancel_grace=0.03)
         assert not caught.value.finished
     finally:
         stop.set()
@@ -230,22 +230,22 @@ BAD_WAITS = [-1, math.nan, True, "1", [1]]
 def test_bad_timeouts_are_refused_and_the_coroutine_closed(timeout: object) -> None:
     coro = _answer()
     with pytest.raises(ValidationError) as caught:
-        luma_nb.run_blocking(coro, timeout=timeout)  # type: ignore[arg-type]
+        luma_nb.aio.run_blocking(coro, timeout=timeout)  # type: ignore[arg-type]
     assert caught.value.field == "timeout"
     assert coro.cr_frame is None  # closed: no "never awaited" warning later
 
 
 @pytest.mark.parametrize("timeout", [math.inf, 10**400, 2.0])
 def test_huge_or_infinite_timeouts_mean_no_limit(timeout: float) -> None:
-    assert luma_nb.run_blocking(_answer(), timeout=timeout) == 42
+    assert luma_nb.aio.run_blocking(_answer(), timeout=timeout) == 42
 
 
 def test_not_a_coroutine_and_calling_from_the_private_loop_are_refused() -> None:
     with pytest.raises(ValidationError, match="coroutine"):
-        luma_nb.run_blocking(_answer)  # type: ignore[arg-type]
+        luma_nb.aio.run_blocking(_answer)  # type: ignore[arg-type]
 
     async def reentrant() -> int:
-        return luma_nb.run_blocking(_answer())  # would wait for itself forever
+        return luma_nb.aio.run_blocking(_answer())  # would wait for itself forever
 
     with pytest.raises(ValidationError, match="await the coroutine instead"):
-        luma_nb.run_blocking(reentrant(), timeout=1)
+        luma_nb.aio.run_blocking(reentrant(), timeout=1)

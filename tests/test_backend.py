@@ -112,8 +112,8 @@ def test_connects_share_one_simulator_so_a_new_client_can_resume(tmp_path: Path)
         seen = second.get_task(task.id)
         assert seen.id == task.id
         assert seen.backend == "simulator"
-        # after luma_nb.reset() (a "kernel restart" of the helpers) a new client still sees it
-        luma_nb.reset()
+        # after luma_nb.notebook.reset() (a "kernel restart" of the helpers) a new client sees it
+        luma_nb.notebook.reset()
         third = connect(banner=False, cache_dir=tmp_path)
         try:
             assert simulator_of(third) is sim

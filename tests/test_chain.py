@@ -68,7 +68,7 @@ def chained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[luma_nb.Sessio
     second = luma_nb.extend(first, prompt=PROMPTS[1])
     luma_nb.generate("an unrelated lighthouse")
     luma_nb.extend(second, prompt=PROMPTS[2])
-    luma_nb.reset()
+    luma_nb.notebook.reset()
     yield log
     display.set_media_fetcher(None)
     sim.close()
@@ -79,7 +79,7 @@ def _last_of_chain(log: luma_nb.SessionLog) -> str:
 
 
 def test_timeline_shows_the_three_steps_in_order(chained: luma_nb.SessionLog) -> None:
-    view = chained.timeline(_last_of_chain(chained))
+    view = luma_nb.timeline(chained, _last_of_chain(chained))
     assert isinstance(view, chain.Timeline)
     markup = view.html()
     page = Tags(markup)
@@ -108,23 +108,23 @@ def test_timeline_shows_the_three_steps_in_order(chained: luma_nb.SessionLog) ->
 def test_timeline_defaults_to_the_last_iteration_and_accepts_a_video(
     chained: luma_nb.SessionLog,
 ) -> None:
-    by_default = chained.timeline()
+    by_default = luma_nb.timeline(chained)
     assert [row["prompt"] for row in by_default.rows] == list(PROMPTS)
     row = chained.row(_last_of_chain(chained))
     video = luma_nb.Video(task_id=row["task_id"], video_url=row["video_url"])
     assert chain.timeline(chained, video).rows == by_default.rows
     with pytest.raises(luma_nb.ValidationError):
-        chained.timeline("it-nope")
+        luma_nb.timeline(chained, "it-nope")
     with pytest.raises(luma_nb.ValidationError):
-        chained.timeline(42)  # type: ignore[arg-type]
+        luma_nb.timeline(chained, 42)  # type: ignore[arg-type]
     with pytest.raises(luma_nb.ValidationError):
-        chained.timeline(embed="yes")  # type: ignore[arg-type]
+        luma_nb.timeline(chained, embed="yes")  # type: ignore[arg-type]
 
 
 def test_chain_player_sequences_three_clips_with_a_data_free_script(
     chained: luma_nb.SessionLog,
 ) -> None:
-    player = chained.chain_player(_last_of_chain(chained))
+    player = luma_nb.chain_player(chained, _last_of_chain(chained))
     markup = player.html()
     page = Tags(markup)
     figures = page.all("figure")
@@ -146,7 +146,7 @@ def test_chain_player_sequences_three_clips_with_a_data_free_script(
 
 
 def test_chain_player_last_mode_is_one_script_free_clip(chained: luma_nb.SessionLog) -> None:
-    player = chained.chain_player(mode="last")
+    player = luma_nb.chain_player(chained, mode="last")
     page = Tags(player.html())
     [video] = page.all("video")
     rows = chained.lineage(_last_of_chain(chained))
@@ -156,7 +156,7 @@ def test_chain_player_last_mode_is_one_script_free_clip(chained: luma_nb.Session
     assert player.last == rows[-1]
     assert rows[-1]["video_url"] in player.text()
     with pytest.raises(luma_nb.ValidationError):
-        chained.chain_player(mode="loop")
+        luma_nb.chain_player(chained, mode="loop")
 
 
 def test_a_chain_of_one_and_a_failed_step(tmp_path: Path) -> None:
@@ -215,7 +215,7 @@ def test_chain_player_advances_in_chromium(chained: luma_nb.SessionLog, tmp_path
     _browser_or_skip()
     from playwright.sync_api import sync_playwright
 
-    player = chained.chain_player()
+    player = luma_nb.chain_player(chained)
     first = player.html()
     root = f"#{player.element_id}"
     second = player.html()  # the same player shown twice: both copies work

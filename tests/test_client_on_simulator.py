@@ -152,7 +152,7 @@ class Rig:
         kwargs.setdefault("cache_dir", self.cache)
         kwargs.setdefault("backend", "simulator")
         # The backoff schedule: its early looks see every phase of the simulated timeline.
-        kwargs.setdefault("poll", luma_nb.PollPolicy(adaptive=False))
+        kwargs.setdefault("poll", luma_nb.config.PollPolicy(adaptive=False))
         if self.kind == "sync":
             client: Any = luma_nb.Client(token, sleep=self.sleep, **kwargs)
         else:
@@ -788,7 +788,7 @@ class Server:
 def loopback_client(kind: str, url: str, loop: asyncio.AbstractEventLoop, cache: Path) -> Any:
     options: dict[str, Any] = {
         "base_url": url,
-        "poll": luma_nb.PollPolicy(initial=0.05, maximum=0.2, max_wait=60, adaptive=False),
+        "poll": luma_nb.config.PollPolicy(initial=0.05, maximum=0.2, max_wait=60, adaptive=False),
         "cache_dir": cache,
     }
     if kind == "sync":

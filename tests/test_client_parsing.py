@@ -233,7 +233,9 @@ def test_failed_record_with_error_object() -> None:
     assert task.failed
     assert task.is_terminal
     assert not task.succeeded
-    assert task.error == luma_nb.TaskError("forbidden", "content moderation refused the prompt")
+    assert task.error == luma_nb.models.TaskError(
+        "forbidden", "content moderation refused the prompt"
+    )
     assert task.trace_id == "trace-rec"  # the record's own wins
     assert task.video is None
 
@@ -246,7 +248,7 @@ def test_failed_record_trace_id_from_response() -> None:
 def test_failed_record_with_error_string() -> None:
     task = Task.from_record(RECORD_FAILED_STRING)
     assert task.failed
-    assert task.error == luma_nb.TaskError("unknown", "upstream exploded")
+    assert task.error == luma_nb.models.TaskError("unknown", "upstream exploded")
 
 
 @pytest.mark.parametrize(

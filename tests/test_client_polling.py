@@ -84,7 +84,9 @@ def test_backoff_cadence_grows_to_the_cap(client, api, clock) -> None:
 
 def test_custom_poll_policy(make_client, api, clock) -> None:
     client = make_client(
-        poll=luma_nb.PollPolicy(initial=5, factor=2, maximum=12, max_wait=600, adaptive=False)
+        poll=luma_nb.config.PollPolicy(
+            initial=5, factor=2, maximum=12, max_wait=600, adaptive=False
+        )
     )
     api.script(TASKS, *[record(state="processing")] * 4, done())
     client.wait("task-1")
@@ -133,7 +135,7 @@ def test_max_wait_deadline(client, api, clock) -> None:
 
 
 def test_default_max_wait_comes_from_the_poll_policy(make_client, api, clock) -> None:
-    client = make_client(poll=luma_nb.PollPolicy(max_wait=100, adaptive=False))
+    client = make_client(poll=luma_nb.config.PollPolicy(max_wait=100, adaptive=False))
     api.script(TASKS, record(state="processing"))
     with pytest.raises(WaitTimeoutError):
         client.wait("task-1")
@@ -286,7 +288,7 @@ def test_wait_returns_failed_tasks(client, api) -> None:
     task = client.wait("task-1")
     assert task.failed
     assert not task.succeeded
-    assert task.error == luma_nb.TaskError("forbidden", "refused")
+    assert task.error == luma_nb.models.TaskError("forbidden", "refused")
     assert task.trace_id == "tr-f"
 
 

@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 import luma_nb
-from luma_nb import Settings
-from luma_nb.config import Secret
+from luma_nb.config import Secret, Settings
 
 SECRET = "sk-SECRET-123"
 VIDEOS = "/luma/videos"

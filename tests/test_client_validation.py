@@ -493,4 +493,4 @@ def test_bad_env_settings(make_client, no_env, name, value) -> None:
 )
 def test_bad_poll_policy(kwargs) -> None:
     with pytest.raises(ConfigError, match="poll"):
-        luma_nb.PollPolicy(**kwargs)
+        luma_nb.config.PollPolicy(**kwargs)

@@ -23,7 +23,7 @@ from luma_nb._http import STOP_SLICE
 from luma_nb.simulator import Simulator, VirtualClock
 from tests._simtools import make_sim, submit_async
 
-POLL = luma_nb.PollPolicy.fixed(3.0, max_wait=600.0)
+POLL = luma_nb.config.PollPolicy.fixed(3.0, max_wait=600.0)
 
 
 class Counting(httpx.BaseTransport, httpx.AsyncBaseTransport):

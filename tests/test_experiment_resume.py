@@ -174,11 +174,11 @@ def test_resume_finds_the_study_in_the_default_folder(
         with pytest.warns(ExperimentWarning):
             study = compare_enhancement(PROMPTS[:1], seed=3, max_wait=1)
         first_log = study.log.path
-        luma_nb.reset()  # the restart: a new default session file, not yet written
+        luma_nb.notebook.reset()  # the restart: a new default session file, not yet written
         luma_nb.use(make_client(sim, tmp_path))
         again = resume_experiment(study.id)
     finally:
-        luma_nb.reset()
+        luma_nb.notebook.reset()
     assert again.log.path == first_log
     assert again.is_complete and sim.stats.tasks_created == 2
     with pytest.raises(ValidationError, match="no session log"):

@@ -201,7 +201,7 @@ def test_defaults_are_the_kernel_client_and_session(sim: Simulator, tmp_path: Pa
     try:
         study = compare_enhancement(PROMPTS[:1], seed=1)
     finally:
-        luma_nb.reset()
+        luma_nb.notebook.reset()
     assert study.log is log
     assert len(log) == 2
 

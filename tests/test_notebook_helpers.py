@@ -32,7 +32,7 @@ def kernel(sim: Simulator, tmp_path: Path) -> Iterator[luma_nb.SessionLog]:
     log = luma_nb.SessionLog(tmp_path / "session.jsonl")
     luma_nb.use(_client(sim, tmp_path), log)
     yield log
-    luma_nb.reset()
+    luma_nb.notebook.reset()
 
 
 def test_generate_logs_waits_displays_and_returns(
@@ -66,7 +66,7 @@ def test_submission_is_on_disk_before_waiting(kernel: luma_nb.SessionLog, sim: S
         seen.append(luma_nb.SessionLog(kernel.path).to_records())
         clock.advance(seconds)
 
-    client = luma_nb.default_client()
+    client = luma_nb.notebook.default_client()
     client._sleep = sleep  # the client's injected sleep
     video = luma_nb.generate("a lantern festival")
     assert seen, "the helper waited at least once"
@@ -127,7 +127,7 @@ def test_failed_task_is_logged_and_raised(sim: Simulator, tmp_path: Path) -> Non
         assert row["state"] == "failed"
         assert row["error_code"] == caught.value.code
     finally:
-        luma_nb.reset()
+        luma_nb.notebook.reset()
         failing.close()
 
 
@@ -162,7 +162,7 @@ def test_resume_after_a_simulated_restart(
 ) -> None:
     task = luma_nb.submit("a hot-air balloon")
     path = kernel.path
-    luma_nb.reset()  # the kernel "dies": defaults forgotten, the log and the server remain
+    luma_nb.notebook.reset()  # the kernel "dies": defaults forgotten, the log and the server remain
     log = luma_nb.SessionLog(path)
     assert [row["task_id"] for row in log.pending()] == [task.id]
     [done] = log.resume(_client(sim, tmp_path))
@@ -178,13 +178,13 @@ def test_default_client_is_the_simulator_without_a_token(
     monkeypatch.delenv("ACEDATACLOUD_API_BASE_URL", raising=False)
     monkeypatch.delenv("LUMA_NB_BACKEND", raising=False)
     monkeypatch.chdir(tmp_path)
-    luma_nb.reset()
+    luma_nb.notebook.reset()
     try:
-        assert luma_nb.default_client().backend == "simulator"
+        assert luma_nb.notebook.default_client().backend == "simulator"
         assert "SIMULATED" in capsys.readouterr().err
         assert luma_nb.session().path.parent == tmp_path / "luma_sessions"
     finally:
-        luma_nb.reset()
+        luma_nb.notebook.reset()
 
 
 def test_bad_max_wait_is_rejected_before_the_paid_submit(
@@ -260,7 +260,7 @@ def refusing(tmp_path: Path) -> Iterator[Refusing]:
     )
     luma_nb.use(client, luma_nb.SessionLog(tmp_path / "kw.jsonl"))
     yield api
-    luma_nb.reset()
+    luma_nb.notebook.reset()
     client.close()
 
 

@@ -313,7 +313,7 @@ async def test_extend_by_pasting_an_id_or_a_url(rig: Rig) -> None:
     try:
         await asyncio.to_thread(exec, code, {})
     finally:
-        luma_nb.reset()
+        luma_nb.notebook.reset()
     row = rig.log.to_records()[-1]
     assert row["video_url_sent"] == first.video.video_url and row["video_id_sent"] is None
     assert row["state"] == "completed"
@@ -492,7 +492,7 @@ async def test_copy_as_code_runs_and_makes_the_same_iteration(rig: Rig) -> None:
         namespace: dict[str, object] = {}
         await asyncio.to_thread(exec, code, namespace)
     finally:
-        luma_nb.reset()
+        luma_nb.notebook.reset()
     assert isinstance(namespace["video"], luma_nb.Video)
     [row] = log.to_records()
     [original] = rig.log.to_records()
@@ -515,7 +515,7 @@ async def test_code_of_an_extend_runs(rig: Rig) -> None:
     try:
         await asyncio.to_thread(exec, code, {})
     finally:
-        luma_nb.reset()
+        luma_nb.notebook.reset()
     rows = rig.log.to_records()
     assert rows[-1]["action"] == "extend" and rows[-1]["state"] == "completed"
     assert rows[-1]["parent"] == first.iteration

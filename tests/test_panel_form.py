@@ -233,7 +233,7 @@ def test_defaults_are_the_simulator_and_the_kernel_session(
     for name in ("ACEDATACLOUD_API_TOKEN", "ACEDATACLOUD_API_BASE_URL", "LUMA_NB_BACKEND"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    luma_nb.reset()
+    luma_nb.notebook.reset()
     try:
         panel = luma_nb.Panel()
         assert panel.client.backend == "simulator"
@@ -251,7 +251,7 @@ def test_defaults_are_the_simulator_and_the_kernel_session(
         )
         assert "Panel(backend='simulator'" in repr(panel)
     finally:
-        luma_nb.reset()
+        luma_nb.notebook.reset()
 
 
 def test_without_a_running_loop_jobs_run_on_the_private_loop(rig: Rig) -> None:

@@ -215,7 +215,7 @@ def helpers_run(tmp_path: Path) -> Iterator[Callable[[int], Run]]:
         return Run(sim, clock, log)
 
     yield start
-    luma_nb.reset()
+    luma_nb.notebook.reset()
     from luma_nb.display import set_media_fetcher
 
     set_media_fetcher(None)
@@ -242,7 +242,7 @@ def test_200_tasks_through_the_helpers_under_chaos(
     for kind in ("500", "429", "drop", "drop_after", "refuse", "slow"):
         assert faults.get(kind, 0) > 0, (kind, dict(faults))
     assert any(name.startswith("malformed") for name in faults)
-    timeout = _resume_everything(run, luma_nb.default_client())
+    timeout = _resume_everything(run, luma_nb.notebook.default_client())
 
     _check_every_line_is_whole(run.log, 200)
     _check_no_duplicates(run, refusals_retried=True)

@@ -445,7 +445,7 @@ def test_requests_are_refused_or_encode_cleanly(
         target = luma_nb if via == "helpers" else client
         event(recorder.outcome(lambda: getattr(target, method)(first, **kwargs)))
     finally:
-        luma_nb.reset()
+        luma_nb.notebook.reset()
         client.close()
 
 

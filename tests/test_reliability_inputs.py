@@ -263,7 +263,7 @@ def helpers(client: luma_nb.Client, tmp_path: Path) -> Iterator[luma_nb.SessionL
     log = luma_nb.SessionLog(tmp_path / "session.jsonl")
     luma_nb.use(client, log)
     yield log
-    luma_nb.reset()
+    luma_nb.notebook.reset()
     from luma_nb.display import set_media_fetcher
 
     set_media_fetcher(None)

@@ -84,14 +84,14 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[luma_nb.Sessio
     with pytest.raises(luma_nb.ModerationError):
         luma_nb.generate("nsfw content")  # the simulator's moderation refuses it
     luma_nb.rate(boat, 4, note=f"note {HOSTILE}")
-    luma_nb.reset()  # the log stays; the kernel-wide defaults go
+    luma_nb.notebook.reset()  # the log stays; the kernel-wide defaults go
     yield log
     display.set_media_fetcher(None)
     sim.close()
 
 
 def _write(log: luma_nb.SessionLog, tmp_path: Path, **options: Any) -> tuple[Path, str]:
-    path = log.export_html(tmp_path / "out" / "report.html", **options)
+    path = luma_nb.export_html(log, tmp_path / "out" / "report.html", **options)
     return path, path.read_text(encoding="utf-8")
 
 
@@ -273,10 +273,10 @@ def test_export_into_a_folder_names_the_file_after_the_session(
 ) -> None:
     folder = tmp_path / "reports"
     folder.mkdir()
-    path = session.export_html(folder)
+    path = luma_nb.export_html(session, folder)
     assert path == folder / f"{session.session_id}.html"
     first = path.read_text(encoding="utf-8")
-    again = session.export_html(path)  # replaced in place
+    again = luma_nb.export_html(session, path)  # replaced in place
     assert again == path and path.read_text(encoding="utf-8").count("<video") == first.count(
         "<video"
     )

@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import re
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -411,7 +412,9 @@ def test_lone_surrogates_survive(log: SessionLog) -> None:
 )
 @given(prompt=st.text(min_size=1, max_size=200).filter(lambda s: s.strip()), note=st.text())
 def test_any_text_round_trips(tmp_path: Path, prompt: str, note: str) -> None:
-    log = SessionLog(folder=tmp_path)
+    # A folder per example: tmp_path is shared by the examples, and two sessions started in
+    # the same second share a file name once in 65536 (then the file holds both).
+    log = SessionLog(folder=tempfile.mkdtemp(dir=tmp_path))
     try:
         iteration = log.begin(request(prompt), backend="api")
     except ValidationError:
@@ -867,3 +870,13 @@ def test_fold_ignores_unknown_events_and_keeps_going() -> None:
     assert tuple(row) == COLUMNS
     assert row["prompt"] == "p"
     assert row["state"] == "submitting"
+
+
+def test_the_storage_class_carries_no_view_methods() -> None:
+    # One spelling per thing: the views are the functions luma_nb.timeline / chain_player /
+    # export_html, which take the log; SessionLog stores and folds events only.
+    for name in ("timeline", "chain_player", "export_html"):
+        assert not hasattr(SessionLog, name), name
+        assert callable(getattr(luma_nb, name))
+    source = Path(luma_nb.session_log.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"luma_nb\.(chain|report|display|render)\b", source)

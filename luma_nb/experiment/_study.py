@@ -52,7 +52,7 @@ def compare_enhancement(
     seed : int, optional
         Seed of the submission order and of the blind A/B draw; drawn and recorded if None.
     client : Client, optional
-        A blocking client; default :func:`luma_nb.default_client`.
+        A blocking client; default :func:`luma_nb.notebook.default_client`.
     session : SessionLog or path, optional
         Where to log; default :func:`luma_nb.session`.
     max_wait : float, optional
@@ -118,7 +118,7 @@ def resume_experiment(
     experiment_id : str
         The id printed when the study started (``experiment.id``).
     client : Client, optional
-        Default :func:`luma_nb.default_client`.
+        Default :func:`luma_nb.notebook.default_client`.
     session : SessionLog or path, optional
         The study's log. By default the kernel's session if it holds the study, else the
         newest session file under ``./luma_sessions`` that does (a restarted kernel starts a
