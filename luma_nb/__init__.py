@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from luma_nb._version import __version__
 
 if TYPE_CHECKING:
+    from luma_nb._preflight import KeyframePreflight, KeyframeReport, KeyframeWarning
     from luma_nb.aio import RunTimeoutError, enable_nested_asyncio, run_blocking
     from luma_nb.backend import connect, simulator_of
     from luma_nb.chain import chain_player, timeline
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         ConfigError,
         GenerationFailedError,
         InsufficientBalanceError,
+        KeyframeError,
         LumaError,
         ModerationError,
         NotFoundError,
@@ -102,6 +104,9 @@ _EXPORTS: dict[str, str] = {
     "Video": "luma_nb.models",
     "VideoRequest": "luma_nb.models",
     "Panel": "luma_nb.panel",
+    "KeyframePreflight": "luma_nb._preflight",
+    "KeyframeReport": "luma_nb._preflight",
+    "KeyframeWarning": "luma_nb._preflight",
 }
 _EXPORTS.update(
     dict.fromkeys(
@@ -129,6 +134,7 @@ _EXPORTS.update(
             "ConfigError",
             "GenerationFailedError",
             "InsufficientBalanceError",
+            "KeyframeError",
             "LumaError",
             "ModerationError",
             "NotFoundError",
