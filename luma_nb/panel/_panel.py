@@ -39,6 +39,7 @@ from luma_nb.panel._uploader import Uploader
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from luma_nb._preflight import KeyframeReport
     from luma_nb.client import AsyncClient, Client
     from luma_nb.session_log import SessionLog
 
@@ -48,6 +49,7 @@ _PANEL_CSS = """
 .luma-nb-panel{max-width:920px;font-family:var(--jp-ui-font-family,system-ui,sans-serif)}
 .luma-nb-panel h4{margin:12px 0 4px;font-size:14px}
 .luma-nb-valid{color:#2da44e}
+.luma-nb-warn{color:#bf8700}
 .luma-nb-invalid,.luma-nb-form-message{color:#e5534b}
 .luma-nb-job{border-bottom:1px solid var(--jp-border-color2,rgba(128,128,128,.25))}
 .luma-nb-history-prompt{overflow-wrap:anywhere}
@@ -148,7 +150,11 @@ class Panel:
         self.tick_seconds = 1.0
         self._thumbnails = Thumbnails(lambda: self.client, self._scheduler.start, self.refresh)
 
-        form = self._form = Form(uploader, self._scheduler.start, self._thumbnails.src)
+        form = self._form = Form(
+            uploader, self._scheduler.start, self._thumbnails.src, self._check_keyframe
+        )
+        # The client's setting, until changed here.
+        form.preflight.value = getattr(getattr(client, "preflight", None), "enabled", True)
         # The contract's widget names, so tests and notebooks can drive the panel.
         self.prompt = form.prompt
         self.action = form.action
@@ -166,6 +172,7 @@ class Panel:
         self.api_timeout = form.api_timeout
         self.callback_url = form.callback_url
         self.mode = form.mode
+        self.preflight = form.preflight
 
         self._bar = GenerateBar(form, self.click_guard, self._submit)
         self.generate_button = self._bar.button
@@ -232,6 +239,12 @@ class Panel:
     def _validate(self) -> None:
         self._bar.show()
 
+    async def _check_keyframe(self, url: str, aspect_ratio: str | None) -> KeyframeReport | None:
+        """The keyframe field's preflight, through the current client (None when it is off)."""
+        if not self.preflight.value:
+            return None
+        return await Calls(self.client).check_keyframe(url, aspect_ratio)
+
     def restore(self, iteration: str) -> None:
         """Put an iteration's settings (from the session log) back into the form.
 
@@ -296,7 +309,7 @@ class Panel:
     ) -> Job:
         """Log and schedule a job; once scheduled, the job releases ``claim`` after its POST."""
         try:
-            calls = Calls(self.client)
+            calls = Calls(self.client, preflight=bool(self.preflight.value))
             iteration = _iteration.begin(self.log, request, backend=calls.backend, parent=parent)
             job = Job(request, iteration, calls, sync=sync, parent=parent, claim=claim)
             self.jobs.append(job)
