@@ -15,15 +15,16 @@ Reachable by the API
     The one exception: the media of the simulator this client talks to
     (:func:`luma_nb._media_policy.is_own_simulator_media`) passes without a fetch.
 Fetched like the API would
-    Without the API token (a client of its own: no ``authorization`` header, no cookies, no
-    proxy credentials of ours ever reach an image host), within :data:`PREFLIGHT_TIMEOUT`
+    Without the API token (an httpx client of its own: no ``authorization`` header and none
+    of the API client's cookies ever reach an image host), within :data:`PREFLIGHT_TIMEOUT`
     seconds in all, following at most :data:`MAX_REDIRECTS` redirects, each target checked
     again as above, reading at most :data:`MAX_KEYFRAME_BYTES` (20 MB, the simulator's cap).
 An image the API can use
     The bytes must be JPEG, PNG or WebP (sniffed, whatever the label says) and the label an
     image type of those three; a generic label (``application/octet-stream``, none) passes with
-    a note. The dimensions are read (Pillow when installed, which also decodes the file; else
-    the JPEG/PNG/WebP header, here) with the EXIF orientation applied.
+    a note. The dimensions are read (:mod:`luma_nb._keyframe_image`: Pillow when installed,
+    which also decodes the file, else the JPEG/PNG/WebP header) with the EXIF orientation
+    applied.
 Warnings, not errors (:class:`KeyframeWarning`)
     A shape that differs from the requested ``aspect_ratio`` by more than
     :data:`RATIO_TOLERANCE` (5%: the frame will be cropped or letterboxed), and an image whose
