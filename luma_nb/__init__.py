@@ -33,6 +33,11 @@ if TYPE_CHECKING:
         session_log as session_log,
         simulator as simulator,
     )
+    from luma_nb._preflight import (
+        KeyframePreflight as KeyframePreflight,
+        KeyframeReport as KeyframeReport,
+        KeyframeWarning as KeyframeWarning,
+    )
     from luma_nb.backend import connect as connect
     from luma_nb.chain import chain_player as chain_player, timeline as timeline
     from luma_nb.client import AsyncClient as AsyncClient, Client as Client
@@ -45,6 +50,7 @@ if TYPE_CHECKING:
         ConfigError as ConfigError,
         GenerationFailedError as GenerationFailedError,
         InsufficientBalanceError as InsufficientBalanceError,
+        KeyframeError as KeyframeError,
         LumaError as LumaError,
         ModerationError as ModerationError,
         NotFoundError as NotFoundError,
@@ -108,6 +114,9 @@ _EXPORTS: dict[str, str] = {
     "Video": "luma_nb.models",
     "VideoRequest": "luma_nb.models",
     "Panel": "luma_nb.panel",
+    "KeyframePreflight": "luma_nb._preflight",
+    "KeyframeReport": "luma_nb._preflight",
+    "KeyframeWarning": "luma_nb._preflight",
 }
 _EXPORTS.update(
     dict.fromkeys(
@@ -133,6 +142,7 @@ _EXPORTS.update(
             "ConfigError",
             "GenerationFailedError",
             "InsufficientBalanceError",
+            "KeyframeError",
             "LumaError",
             "ModerationError",
             "NotFoundError",

@@ -24,6 +24,12 @@ Fetching a URL to embed it (:func:`fetch_refusal`, :func:`cached_copy`)
     ``embed=True``: by default they are linked). The same rule covers a cached copy of a URL,
     and a log row's saved copy unless the row was made on the simulator (:func:`copy_allowed`).
 
+Judging what the API can reach (:func:`public_url_refusal`, :func:`is_own_simulator_media`)
+    The keyframe preflight (:mod:`luma_nb._preflight`) asks the same host rules the other way
+    round: a keyframe URL must be public as written (no exception for simulators or
+    ``.invalid`` hosts: the API is on the internet), unless it is the media of the simulator
+    the client itself talks to.
+
 Naming a file after log data (:func:`report_file_name`)
     A slug of the value, bounded, never a path, a hidden file or a reserved device name.
 
@@ -53,13 +59,16 @@ from luma_nb._media_cache import MediaCache, active_roots
 __all__ = [
     "LocalMedia",
     "cached_copy",
+    "canonical_host",
     "copy_allowed",
     "fetch_refusal",
     "forget_simulator",
     "host_address",
     "inside_media_cache",
+    "is_own_simulator_media",
     "is_public_host",
     "is_simulator_url",
+    "public_url_refusal",
     "read_media",
     "register_simulator",
     "report_file_name",
@@ -219,6 +228,12 @@ def _address(host: str) -> Address | None:
     return address
 
 
+def canonical_host(host: str) -> str | None:
+    """How a host is compared: lower-case ASCII, IDNA applied, an IP in its compressed form
+    (``127.1`` and ``[::ffff:127.0.0.1]`` both give ``127.0.0.1``); None when unusable."""
+    return _canonical_host(host) if isinstance(host, str) else None
+
+
 def host_address(host: str) -> Address | None:
     """The IP address a URL's host spells (``127.1``, ``[::ffff:127.0.0.1]``...), or None."""
     canonical = _canonical_host(host)
@@ -335,13 +350,41 @@ def forget_simulator(url: str) -> None:
             origins.difference_update(gone)
 
 
-def is_simulator_url(url: str) -> bool:
-    """Whether ``url`` is on the origin of a registered simulator."""
+def is_simulator_url(url: str, *, owner: object = None) -> bool:
+    """Whether ``url`` is on the origin of a registered simulator.
+
+    With ``owner`` (a client), only the simulators registered for that owner, or for the
+    whole process, count: the simulator *this* client talks to.
+    """
     origin = _origin(url)
     if origin is None:
         return False
     with _lock:
-        return origin in _origins or any(origin in found for found in _owned.values())
+        if origin in _origins:
+            return True
+        if owner is not None:
+            return origin in _owned.get(owner, ())
+        return any(origin in found for found in _owned.values())
+
+
+def is_own_simulator_media(url: str, *, owner: object, base_url: str) -> bool:
+    """Whether ``url`` belongs to the simulator that ``owner`` (a client whose backend is the
+    simulator, at ``base_url``) talks to.
+
+    True for an origin registered for ``owner`` (or for the process), for the origin of
+    ``base_url`` itself (loopback names counting as one host: the loopback simulator serves
+    media on ``localhost`` and its API on ``127.0.0.1``), and for a ``.invalid`` host, which no
+    network answers: only the in-process simulator's transport does.
+    """
+    origin = _origin(url)
+    if origin is None:
+        return False
+    own = _origin(base_url)
+    return (
+        _is_invalid(origin[1])
+        or is_simulator_url(url, owner=owner)
+        or (own is not None and origin in _aliases(own))
+    )
 
 
 def _httpx_host(url: str) -> str | None:
@@ -357,6 +400,38 @@ def _httpx_host(url: str) -> str | None:
     return _canonical_host(raw)
 
 
+def _judged_host(url: str) -> tuple[str | None, str | None]:
+    """``(canonical host, None)`` of an http(s) URL, or ``(None, why not)``."""
+    origin = _origin(url)
+    if origin is None:
+        return None, "its URL is not an http(s) link"
+    host = origin[1]
+    # The URL parser and the HTTP client must agree on the host, or the check would judge a
+    # different host than the one the request goes to.
+    client_host = _httpx_host(url)
+    if client_host is None or (client_host and client_host != host):
+        return None, "its host name is ambiguous"
+    return host, None
+
+
+def public_url_refusal(url: str, *, allow: frozenset[str] = frozenset()) -> str | None:
+    """``None`` when ``url`` is an http(s) URL whose host, as written, is public, else why not.
+
+    The rule for what a server on the internet (the API fetching a keyframe) can reach: no
+    exception for simulators or ``.invalid`` hosts, unlike :func:`fetch_refusal`. ``allow``
+    holds canonical hosts (:func:`canonical_host`) to treat as public all the same.
+    """
+    host, refusal = _judged_host(url)
+    if host is None:
+        return refusal
+    if host in allow or is_public_host(host):
+        return None
+    return (
+        f"its host ({host}) is a loopback, private, link-local or local-only address, which "
+        "only this machine or its own network can reach"
+    )
+
+
 def fetch_refusal(url: str) -> str | None:
     """``None`` when luma_nb may download ``url`` to embed it, else why not (a clause).
 
@@ -364,15 +439,9 @@ def fetch_refusal(url: str) -> str | None:
     them; only the in-process simulator's transport does). Refused: everything else that is
     not an http(s) URL with a public host, however it is spelled.
     """
-    origin = _origin(url)
-    if origin is None:
-        return "its URL is not an http(s) link"
-    host = origin[1]
-    # The URL parser and the HTTP client must agree on the host, or the check would judge a
-    # different host than the one the request goes to.
-    client_host = _httpx_host(url)
-    if client_host is None or (client_host and client_host != host):
-        return "its host name is ambiguous"
+    host, refusal = _judged_host(url)
+    if host is None:
+        return refusal
     if _is_invalid(host) or is_simulator_url(url) or is_public_host(host):
         return None
     return (

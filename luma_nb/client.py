@@ -37,6 +37,7 @@ from luma_nb._flows import (
     unknown_outcome_of_cancel,
 )
 from luma_nb._media_cache import MediaCache
+from luma_nb._preflight import KeyframePreflight, KeyframeReport, Keyframes
 from luma_nb._schedule import DurationModel
 from luma_nb._values import MAX_ID_CHARS, id_problem, shown
 from luma_nb._version import __version__
@@ -65,6 +66,7 @@ _REQUEST_OPTIONS = (
     "video_url",
     "prompt",
     "action",
+    "preflight",
 )
 _NOT_PARAMETERS = {
     "model": "the Luma API has no model parameter",
@@ -92,6 +94,7 @@ class _ClientBase:
         cache_dir: str | Path | None = None,
         max_download_bytes: int | None = None,
         allow_insecure_http: bool | None = None,
+        preflight: bool | KeyframePreflight | None = None,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -109,6 +112,12 @@ class _ClientBase:
         self._core = Core(self._settings, clock=clock or time.monotonic, rng=rng)
         self._auth = _http.BearerAuth(self._settings.token)
         self._cache = MediaCache(cache_dir)
+        self._keyframes = Keyframes(
+            KeyframePreflight.resolve(preflight),
+            backend=self._settings.backend,
+            base_url=self._settings.base_url,
+            owner=self,
+        )
 
     @property
     def settings(self) -> Settings:
@@ -136,6 +145,11 @@ class _ClientBase:
     def cache(self) -> MediaCache:
         """The media cache used by :meth:`download`."""
         return self._cache
+
+    @property
+    def preflight(self) -> KeyframePreflight:
+        """How keyframes are checked before a paid submit (see :mod:`luma_nb._preflight`)."""
+        return self._keyframes.policy
 
     def __repr__(self) -> str:
         settings = getattr(self, "_settings", None)  # None while __init__ has not finished
@@ -324,6 +338,11 @@ class Client(_ClientBase):
     allow_insecure_http : bool, optional
         Allow a plain-``http`` base URL on a host other than this machine (the token would
         travel in cleartext); default False, or ``LUMA_NB_ALLOW_INSECURE_HTTP=1``.
+    preflight : bool or KeyframePreflight, optional
+        Check ``start_image_url`` / ``end_image_url`` before every paid submit (default on,
+        ``LUMA_NB_PREFLIGHT=0`` turns it off): a URL the API could not fetch or use raises
+        :class:`~luma_nb.errors.KeyframeError` before anything is sent. A
+        :class:`~luma_nb._preflight.KeyframePreflight` sets its limits.
     sleep, clock, rng :
         Injectable time and randomness, for tests.
     """
@@ -341,6 +360,7 @@ class Client(_ClientBase):
         cache_dir: str | Path | None = None,
         max_download_bytes: int | None = None,
         allow_insecure_http: bool | None = None,
+        preflight: bool | KeyframePreflight | None = None,
         sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
@@ -356,6 +376,7 @@ class Client(_ClientBase):
             cache_dir=cache_dir,
             max_download_bytes=max_download_bytes,
             allow_insecure_http=allow_insecure_http,
+            preflight=preflight,
             clock=clock,
             rng=rng,
         )
@@ -403,6 +424,7 @@ class Client(_ClientBase):
         callback_url: str | None = None,
         timeout: float | None = None,
         sync: bool = False,
+        preflight: bool | None = None,
         **unknown: object,
     ) -> Task:
         """Submit one request and return its task without waiting.
@@ -416,6 +438,7 @@ class Client(_ClientBase):
             aspect_ratio, loop, enhancement, start_image_url, end_image_url, callback_url, timeout
         )
         request = _submission(prompt, action, video_id, video_url, options, sync, unknown)
+        self._keyframes.check(request, preflight, stacklevel=2)
         return self._run(self._core.submit(request, sync=sync))
 
     def generate(
@@ -432,6 +455,7 @@ class Client(_ClientBase):
         max_wait: float | None = None,
         on_update: OnUpdate | None = None,
         sync: bool = False,
+        preflight: bool | None = None,
         **unknown: object,
     ) -> Video:
         """Generate a video from a prompt and return it when it is finished.
@@ -459,7 +483,9 @@ class Client(_ClientBase):
             ),
             unknown=unknown,
         )
-        return self._complete(request, max_wait=max_wait, on_update=on_update, sync=sync)
+        return self._complete(
+            request, max_wait=max_wait, on_update=on_update, sync=sync, preflight=preflight
+        )
 
     def extend(
         self,
@@ -477,6 +503,7 @@ class Client(_ClientBase):
         max_wait: float | None = None,
         on_update: OnUpdate | None = None,
         sync: bool = False,
+        preflight: bool | None = None,
         **unknown: object,
     ) -> Video:
         """Continue an earlier video (by ``video_id``, a :class:`Video`, or ``video_url``)."""
@@ -496,7 +523,9 @@ class Client(_ClientBase):
             ),
             unknown=unknown,
         )
-        return self._complete(request, max_wait=max_wait, on_update=on_update, sync=sync)
+        return self._complete(
+            request, max_wait=max_wait, on_update=on_update, sync=sync, preflight=preflight
+        )
 
     def _complete(
         self,
@@ -505,9 +534,11 @@ class Client(_ClientBase):
         max_wait: float | None,
         on_update: OnUpdate | None,
         sync: bool,
+        preflight: bool | None = None,
     ) -> Video:
         check_wait(max_wait, on_update)
         _check_sync(sync)
+        self._keyframes.check(request, preflight, stacklevel=3)
         flow = self._core.complete(request, sync=sync, max_wait=max_wait, on_update=on_update)
         return self._finished(self._run(flow))
 
@@ -566,6 +597,12 @@ class Client(_ClientBase):
         """
         return self._run(self._core.download(self._media_url(video), self._cache, path))
 
+    def check_keyframe(self, url: str, *, aspect_ratio: str | None = None) -> KeyframeReport:
+        """Run the keyframe preflight on ``url`` now (even when the setting is off) and
+        return what it found; a failure is reported (``ok=False``), not raised. The result is
+        cached like a submit's, so a submit with the same URL does not fetch it again."""
+        return self._keyframes.report(*self._keyframes.arguments(url, aspect_ratio))
+
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
@@ -603,6 +640,7 @@ class AsyncClient(_ClientBase):
         cache_dir: str | Path | None = None,
         max_download_bytes: int | None = None,
         allow_insecure_http: bool | None = None,
+        preflight: bool | KeyframePreflight | None = None,
         sleep: Callable[[float], Awaitable[object]] | None = None,
         clock: Callable[[], float] | None = None,
         rng: random.Random | None = None,
@@ -618,6 +656,7 @@ class AsyncClient(_ClientBase):
             cache_dir=cache_dir,
             max_download_bytes=max_download_bytes,
             allow_insecure_http=allow_insecure_http,
+            preflight=preflight,
             clock=clock,
             rng=rng,
         )
@@ -668,6 +707,7 @@ class AsyncClient(_ClientBase):
         callback_url: str | None = None,
         timeout: float | None = None,
         sync: bool = False,
+        preflight: bool | None = None,
         **unknown: object,
     ) -> Task:
         """Submit one request and return its task without waiting (see :meth:`Client.submit`)."""
@@ -675,6 +715,7 @@ class AsyncClient(_ClientBase):
             aspect_ratio, loop, enhancement, start_image_url, end_image_url, callback_url, timeout
         )
         request = _submission(prompt, action, video_id, video_url, options, sync, unknown)
+        await self._keyframes.acheck(request, preflight, stacklevel=2)
         return await self._run(self._core.submit(request, sync=sync))
 
     async def generate(
@@ -691,6 +732,7 @@ class AsyncClient(_ClientBase):
         max_wait: float | None = None,
         on_update: OnUpdate | None = None,
         sync: bool = False,
+        preflight: bool | None = None,
         **unknown: object,
     ) -> Video:
         """Generate a video and return it when finished (see :meth:`Client.generate`)."""
@@ -708,7 +750,9 @@ class AsyncClient(_ClientBase):
             ),
             unknown=unknown,
         )
-        return await self._complete(request, max_wait=max_wait, on_update=on_update, sync=sync)
+        return await self._complete(
+            request, max_wait=max_wait, on_update=on_update, sync=sync, preflight=preflight
+        )
 
     async def extend(
         self,
@@ -726,6 +770,7 @@ class AsyncClient(_ClientBase):
         max_wait: float | None = None,
         on_update: OnUpdate | None = None,
         sync: bool = False,
+        preflight: bool | None = None,
         **unknown: object,
     ) -> Video:
         """Continue an earlier video (see :meth:`Client.extend`)."""
@@ -745,7 +790,9 @@ class AsyncClient(_ClientBase):
             ),
             unknown=unknown,
         )
-        return await self._complete(request, max_wait=max_wait, on_update=on_update, sync=sync)
+        return await self._complete(
+            request, max_wait=max_wait, on_update=on_update, sync=sync, preflight=preflight
+        )
 
     async def _complete(
         self,
@@ -754,9 +801,11 @@ class AsyncClient(_ClientBase):
         max_wait: float | None,
         on_update: OnUpdate | None,
         sync: bool,
+        preflight: bool | None = None,
     ) -> Video:
         check_wait(max_wait, on_update)
         _check_sync(sync)
+        await self._keyframes.acheck(request, preflight, stacklevel=3)
         flow = self._core.complete(request, sync=sync, max_wait=max_wait, on_update=on_update)
         return self._finished(await self._run(flow))
 
@@ -805,6 +854,10 @@ class AsyncClient(_ClientBase):
     async def download(self, video: Video | Task | str, path: str | Path | None = None) -> Path:
         """Download through the content-addressed cache (see :meth:`Client.download`)."""
         return await self._run(self._core.download(self._media_url(video), self._cache, path))
+
+    async def check_keyframe(self, url: str, *, aspect_ratio: str | None = None) -> KeyframeReport:
+        """Run the keyframe preflight on ``url`` now (see :meth:`Client.check_keyframe`)."""
+        return await self._keyframes.areport(*self._keyframes.arguments(url, aspect_ratio))
 
     async def aclose(self) -> None:
         """Close the connection pool."""

@@ -5,6 +5,7 @@ The tree::
     LumaError
     ├── ConfigError                  no token, bad setting, missing optional extra
     ├── ValidationError              bad input, raised before any request (a ValueError too)
+    │   ├── KeyframeError            a start/end image the API could not fetch or use (preflight)
     │   └── IterationExistsError     (session_log) another process already claimed the iteration
     ├── TransportError               the network failed before an answer arrived
     ├── SubmitOutcomeUnknownError    the paid submit may or may not have reached the server
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "GenerationFailedError",
     "InsufficientBalanceError",
+    "KeyframeError",
     "LumaError",
     "ModerationError",
     "NotFoundError",
@@ -78,6 +80,50 @@ class ValidationError(LumaError, ValueError, TypeError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class KeyframeError(ValidationError):
+    """A ``start_image_url`` / ``end_image_url`` failed the keyframe preflight: nothing was sent.
+
+    Raised before the paid POST when the image is one the API could not fetch or use (a host
+    only this machine can reach, no answer, an HTTP error, not a JPEG/PNG/WebP, too large).
+    Like every :class:`ValidationError` it proves nothing was billed. Skip the check with
+    ``preflight=False`` on the call, ``Client(preflight=False)`` or ``LUMA_NB_PREFLIGHT=0``.
+
+    Attributes
+    ----------
+    field : str
+        ``"start_image_url"`` or ``"end_image_url"``.
+    url : str
+        The URL as given.
+    found : str
+        What the check found (``"HTTP 404 from img.example.com"``, ``"an HTML page"``...).
+    advice : str
+        What to do about it.
+    code : str
+        ``keyframe_unreachable``, ``keyframe_not_image``, ``keyframe_too_large`` or
+        ``keyframe_damaged`` (the session log's ``error_code``).
+    report : KeyframeReport or None
+        The full result of the check.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        url: str = "",
+        found: str = "",
+        advice: str = "",
+        code: str = "keyframe_unreachable",
+        report: object = None,
+    ) -> None:
+        super().__init__(message, field=field)
+        self.url = url
+        self.found = found
+        self.advice = advice
+        self.code = code
+        self.report = report
 
 
 class TransportError(LumaError):

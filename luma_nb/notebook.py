@@ -126,13 +126,15 @@ def submit(prompt: str | VideoRequest | None = None, **options: Unpack[SubmitOpt
     ``video_id``, ``video_url``, ``aspect_ratio``, ``loop``, ``enhancement``,
     ``start_image_url``, ``end_image_url``, ``callback_url``, ``timeout``), or a ready
     :class:`VideoRequest` — plus ``tags``, ``experiment``, ``arm`` and ``parent`` (an
-    iteration id) for the log. ``sync=True`` is refused: the helpers always submit in async
-    mode, so the task id is in the log before anything waits. ``max_wait`` and
-    ``on_update`` are refused too: submit does not wait.
+    iteration id) for the log, and ``preflight=False`` to skip the keyframe check.
+    ``sync=True`` is refused: the helpers always submit in async mode, so the task id is in
+    the log before anything waits. ``max_wait`` and ``on_update`` are refused too: submit
+    does not wait.
     """
     params = _params(options)
     _refuse(params, _SUBMIT_REFUSALS)
     log_options = {key: params.pop(key) for key in (*LOG_KEYS, "parent") if key in params}
+    preflight = params.pop("preflight", None)
     if isinstance(prompt, VideoRequest):
         _check_sync(params)
         if params:
@@ -144,7 +146,7 @@ def submit(prompt: str | VideoRequest | None = None, **options: Unpack[SubmitOpt
         request = prompt
     else:
         request = _request(prompt, params)
-    return _submit(request, **log_options)[1]
+    return _submit(request, preflight=preflight, **log_options)[1]
 
 
 @expand_options(like=Client.generate)
@@ -153,7 +155,8 @@ def generate(prompt: str, **options: Unpack[GenerateOptions]) -> Video:
 
     Takes the options of :meth:`Client.generate` (``aspect_ratio``, ``loop``,
     ``enhancement``, ``start_image_url``, ``end_image_url``, ``callback_url``, ``timeout``,
-    ``max_wait``, ``on_update``) plus ``tags``, ``experiment`` and ``arm`` for the log.
+    ``max_wait``, ``on_update``, ``preflight``) plus ``tags``, ``experiment`` and ``arm`` for
+    the log.
     ``on_update(task)`` is called with the submitted task and then with each change of state,
     after the log and the status line have recorded it; an exception it raises propagates
     (the task goes on: the log has its id). ``sync=True`` is refused (see :func:`submit`).
@@ -238,6 +241,7 @@ def _run(
 ) -> Video:
     max_wait = params.pop("max_wait", None)
     user_update = params.pop("on_update", None)
+    preflight = params.pop("preflight", None)
     log_options = {key: params.pop(key) for key in LOG_KEYS if key in params}
     request = _request(prompt, params)
     # Before the paid submit, not after it.
@@ -245,7 +249,9 @@ def _run(
         check_seconds(max_wait, "max_wait", MAX_WAIT_LIMIT)
     if user_update is not None and not callable(user_update):
         raise ValidationError("on_update must be a callable taking a Task", field="on_update")
-    iteration, task = _submit(request, parent=parent() if parent else None, **log_options)
+    iteration, task = _submit(
+        request, parent=parent() if parent else None, preflight=preflight, **log_options
+    )
     log = session()
     api = default_client()
     _iteration.teach_durations(api, log)  # the poll schedule learns from earlier generations
@@ -371,9 +377,19 @@ def _submit(
     tags: Sequence[str] = (),
     experiment: str | None = None,
     arm: str | None = None,
+    preflight: bool | None = None,
 ) -> tuple[str, Task]:
-    """Log, then POST, then log the task id — all before anyone waits."""
+    """Log, then POST, then log the task id — all before anyone waits.
+
+    The keyframe preflight runs inside the submit, after the log has the iteration: a
+    keyframe that fails it is logged as ``failed`` with ``error_type`` ``KeyframeError``
+    (nothing was sent, nothing billed).
+    """
     global _announced
+    if preflight is not None and not isinstance(preflight, bool):  # before the log, too
+        raise ValidationError(
+            f"preflight must be True, False or None, not {shown(preflight)}", field="preflight"
+        )
     api = default_client()
     log = session()
     iteration = _iteration.begin(
@@ -382,7 +398,11 @@ def _submit(
     if not _announced:
         _announced = True
         print(f"luma_nb: this session is logged to {log.path}")
-    task = _iteration.submit(log, iteration, request, api.submit)
+
+    def send(request: VideoRequest) -> Task:
+        return api.submit(request, preflight=preflight)
+
+    task = _iteration.submit(log, iteration, request, send)
     return iteration, task
 
 

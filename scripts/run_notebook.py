@@ -1,7 +1,9 @@
 """Execute notebooks top to bottom with nbclient; exit non-zero on the first error.
 
 Usage: python scripts/run_notebook.py NOTEBOOK [NOTEBOOK ...] [--output-dir DIR]
-Each notebook runs from its own folder, with the environment of this process.
+Each notebook runs from its own folder, with the environment of this process. With
+``--output-dir`` the executed copy of each (outputs included, also when it failed) is written
+there, and its absolute path printed.
 """
 
 from __future__ import annotations
@@ -31,10 +33,13 @@ def run(path: Path, output_dir: Path | None, timeout: int) -> bool:
     except CellExecutionError as exc:
         print(f"FAILED {path}:\n{exc}", file=sys.stderr)
         ok = False
+    print(f"{'ok' if ok else 'FAILED'}  {path}  {time.monotonic() - started:.1f} s")
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
-        nbformat.write(notebook, output_dir / path.name)
-    print(f"{'ok' if ok else 'FAILED'}  {path}  {time.monotonic() - started:.1f} s")
+        saved = output_dir / path.name
+        nbformat.write(notebook, saved)
+        # Failed or not, the executed copy holds every output up to the error.
+        print(f"      executed copy: {saved.resolve()}")
     return ok
 
 

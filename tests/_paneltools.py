@@ -75,6 +75,9 @@ class Rig:
 
     def client(self, token: str = "test-token", **options: Any) -> luma_nb.AsyncClient:
         options.setdefault("backend", "simulator")
+        # The keyframes of these tests come from the simulator's fake fetcher, not a host the
+        # preflight could reach; its panel tests turn it on with their own image servers.
+        options.setdefault("preflight", False)
         options.setdefault("cache_dir", self.tmp / "cache")
         options.setdefault("transport", self.sim.transport())  # or one that wraps it
         # The simulator's kind of cadence (a backoff), as connect() gives it.
@@ -89,6 +92,7 @@ class Rig:
 
     def sync_client(self, token: str = "test-token", **options: Any) -> luma_nb.Client:
         options.setdefault("backend", "simulator")
+        options.setdefault("preflight", False)  # as client() above
         options.setdefault("cache_dir", self.tmp / "cache")
         options.setdefault("poll", SIMULATOR_POLL)
         return luma_nb.Client(

@@ -538,6 +538,7 @@ def test_every_option_is_sent(client, api) -> None:
         end_image_url="https://example.com/b.png",
         callback_url="https://hooks.example.com/x",
         timeout=120,
+        preflight=False,  # the fake API has no image host; the preflight has its own tests
     )
     assert api.bodies(VIDEOS)[0] == {
         "action": "generate",

@@ -17,6 +17,7 @@ from luma_nb.errors import (
     ConfigError,
     GenerationFailedError,
     InsufficientBalanceError,
+    KeyframeError,
     LumaError,
     ModerationError,
     NotFoundError,
@@ -36,6 +37,7 @@ from luma_nb.models import Task, TaskError, TaskState
 PARENTS = {
     ConfigError: LumaError,
     ValidationError: LumaError,
+    KeyframeError: ValidationError,
     TransportError: LumaError,
     SubmitOutcomeUnknownError: LumaError,
     APIError: LumaError,

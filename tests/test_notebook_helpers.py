@@ -256,7 +256,10 @@ class Refusing:
 def refusing(tmp_path: Path) -> Iterator[Refusing]:
     api = Refusing()
     client = luma_nb.Client(
-        "sk-kw", base_url="https://api.example.test", transport=httpx.MockTransport(api)
+        "sk-kw",
+        base_url="https://api.example.test",
+        transport=httpx.MockTransport(api),
+        preflight=False,  # no image host behind the example URLs
     )
     luma_nb.use(client, luma_nb.SessionLog(tmp_path / "kw.jsonl"))
     yield api
@@ -284,6 +287,7 @@ KEYWORDS: list[tuple[str, str, object, bool]] = [
             ("callback_url", "https://example.com/hook"),
             ("timeout", 120),
             ("sync", False),
+            ("preflight", False),
         ]
     ],
     ("generate", "max_wait", 60, True),
@@ -329,7 +333,7 @@ def test_every_client_keyword_is_taken_or_refused_with_a_reason(
     if name in body:
         assert body[name] == value
     else:
-        assert name in ("max_wait", "on_update", "sync")  # not request fields
+        assert name in ("max_wait", "on_update", "sync", "preflight")  # not request fields
 
 
 def test_extend_by_video_id_alone_needs_no_finished_video_in_the_session(

@@ -39,6 +39,7 @@ from luma_nb.errors import (
     AuthenticationError,
     ConfigError,
     InsufficientBalanceError,
+    KeyframeError,
     LumaError,
     ValidationError,
     WaitTimeoutError,
@@ -54,8 +55,9 @@ if TYPE_CHECKING:
 __all__ = ["RunReport", "run"]
 
 # Errors that no other submit of the study would escape: stop submitting (the videos already
-# in flight are still waited for) and let the caller know.
-_STOPPING = (AuthenticationError, InsufficientBalanceError, ConfigError)
+# in flight are still waited for) and let the caller know. A keyframe is a common parameter:
+# when it fails its preflight, it fails for every video of the study.
+_STOPPING = (AuthenticationError, InsufficientBalanceError, ConfigError, KeyframeError)
 
 
 class _SlotFree(Exception):

@@ -20,6 +20,7 @@ from luma_nb.client import AsyncClient
 from luma_nb.models import Task, VideoRequest
 
 if TYPE_CHECKING:
+    from luma_nb._preflight import KeyframeReport
     from luma_nb.client import Client
     from luma_nb.session_log import SessionLog
 
@@ -27,10 +28,14 @@ OnUpdate = Callable[[Task], object]
 
 
 class Calls:
-    """Submit, wait and download through either kind of client."""
+    """Submit, wait and download through either kind of client.
 
-    def __init__(self, client: AsyncClient | Client) -> None:
+    ``preflight`` is the panel's keyframe-check switch for the submits (None: the client's).
+    """
+
+    def __init__(self, client: AsyncClient | Client, preflight: bool | None = None) -> None:
         self.client = client
+        self.preflight = preflight
 
     @property
     def backend(self) -> str:
@@ -45,12 +50,12 @@ class Calls:
         if isinstance(client, AsyncClient):
 
             async def send(req: VideoRequest) -> Task:
-                return await client.submit(req, sync=sync)
+                return await client.submit(req, sync=sync, preflight=self.preflight)
 
             return await _iteration.asubmit(log, iteration, request, send)
 
         def send_blocking(req: VideoRequest) -> Task:
-            return client.submit(req, sync=sync)
+            return client.submit(req, sync=sync, preflight=self.preflight)
 
         # If the job is cancelled meanwhile, the thread still finishes the POST and logs its
         # outcome (a task id, or the failure): a paid request is never left unrecorded.
@@ -66,6 +71,13 @@ class Calls:
             return await asyncio.to_thread(client.wait, task.id, on_update=on_update, stop=stop)
         finally:
             stop.set()  # the job was cancelled (or is over): the thread stops polling
+
+    async def check_keyframe(self, url: str, aspect_ratio: str | None) -> KeyframeReport:
+        """The keyframe preflight of ``url`` (cached by the client, like a submit's)."""
+        client = self.client
+        if isinstance(client, AsyncClient):
+            return await client.check_keyframe(url, aspect_ratio=aspect_ratio)
+        return await asyncio.to_thread(client.check_keyframe, url, aspect_ratio=aspect_ratio)
 
     async def download(self, url: str) -> Path:
         """A local copy of ``url`` through the client's media cache."""

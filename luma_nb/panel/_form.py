@@ -18,7 +18,7 @@ from luma_nb._html import esc
 from luma_nb.errors import ValidationError
 from luma_nb.models import ASPECT_RATIOS, MAX_API_TIMEOUT, VideoRequest
 from luma_nb.panel._media import thumbnail_html
-from luma_nb.panel._uploader import KeyframeField, Start, Uploader
+from luma_nb.panel._uploader import Checker, KeyframeField, Start, Uploader
 
 __all__ = ["KEEP_RATIO", "Form"]
 
@@ -55,6 +55,9 @@ class Form:
         Runs a coroutine in the background (uploads).
     thumbnail : callable
         ``thumbnail(row) -> src or None`` for the extend picker's preview.
+    checker : callable, optional
+        Runs the keyframe preflight for the keyframe fields (see
+        :class:`~luma_nb.panel._uploader.KeyframeField`).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class Form:
         uploader: Uploader | None,
         start: Start,
         thumbnail: Callable[[dict[str, Any]], str | None],
+        checker: Checker | None = None,
     ) -> None:
         self._thumbnail = thumbnail
         self._listeners: list[Callable[[], None]] = []
@@ -124,8 +128,27 @@ class Form:
             tooltip="Let the API optimise the prompt (the echoed prompt shows what it made)",
             layout=widgets.Layout(width="auto"),
         )
-        self.start = KeyframeField("Start image", uploader, start, self.changed)
-        self.end = KeyframeField("End image", uploader, start, self.changed)
+        self.preflight = widgets.Checkbox(
+            value=True,
+            description="Check keyframes before submitting",
+            indent=False,
+            tooltip="Fetch each keyframe as the API would (no token sent) and check that it is "
+            "a JPEG, PNG or WebP the API can reach and that its shape fits the aspect ratio; "
+            "a keyframe that fails is not submitted (nothing billed)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.preflight.add_class("luma-nb-preflight")
+
+        def ratio() -> str | None:
+            return self.aspect_ratio.value or None
+
+        def enabled() -> bool:
+            return bool(self.preflight.value)
+
+        self.start, self.end = (
+            KeyframeField(label, uploader, start, self.changed, checker, ratio, enabled)
+            for label in ("Start image", "End image")
+        )
         self.api_timeout = widgets.Text(
             description="API timeout",
             placeholder="seconds; empty = not sent (the API's 300 s)",
@@ -166,6 +189,9 @@ class Form:
         ):
             widget.observe(lambda _change: self.changed(), "value")
         self.action.observe(self._action_changed, "value")
+        # The keyframes' shape judgement follows the ratio; the switch turns the checks on/off.
+        self.aspect_ratio.observe(lambda _change: self._recheck_keyframes(), "value")
+        self.preflight.observe(lambda _change: self._recheck_keyframes(), "value")
         self.extend_ref.observe(self._reference_typed, "value")
         self.extend_choice.observe(self._choice_changed, "value")
         self.widget = widgets.VBox(
@@ -179,6 +205,7 @@ class Form:
                 ),
                 self.start.widget,
                 self.end.widget,
+                self.preflight,
                 self.upload_hint,
                 self.advanced,
             ]
@@ -205,6 +232,11 @@ class Form:
             yield
         finally:
             self._hushed -= 1
+
+    def _recheck_keyframes(self) -> None:
+        for field in (self.start, self.end):
+            if field.value() is not None:
+                field.recheck(delay=0)  # cached by the client: only a new URL is fetched
 
     def _action_changed(self, change: dict[str, Any]) -> None:
         extend = change["new"] == "extend"

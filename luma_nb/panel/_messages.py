@@ -13,6 +13,7 @@ from luma_nb.errors import (
     AuthenticationError,
     GenerationFailedError,
     InsufficientBalanceError,
+    KeyframeError,
     LumaError,
     ModerationError,
     RateLimitError,
@@ -111,6 +112,14 @@ def _sentence(error: BaseException) -> str:
         return (
             f"The generation failed on the server: {_short(error.message)} "
             f"(code {error.code}). Try again, perhaps with a different prompt."
+        )
+    if isinstance(error, KeyframeError):
+        which = {"start_image_url": "start image", "end_image_url": "end image"}
+        problem = getattr(error.report, "problem", None) or "it failed the keyframe check"
+        return (
+            f"The {which.get(error.field or '', 'keyframe')} cannot be used: {problem} "
+            f"({_short(error.found)}). {error.advice} Nothing was submitted, so nothing was "
+            'billed. To send it anyway, untick "Check keyframes before submitting".'
         )
     if isinstance(error, ValidationError):
         return _short(str(error))

@@ -37,6 +37,7 @@ from luma_nb.render.frontend import LiveSnapshot
 from luma_nb.render.markup import CSS
 
 if TYPE_CHECKING:
+    from luma_nb._preflight import KeyframeReport
     from luma_nb.client import AsyncClient, Client
     from luma_nb.session_log import SessionLog
 
@@ -137,7 +138,11 @@ class Panel:
         self.tick_seconds = 1.0
         self._thumbnails = Thumbnails(lambda: self.client, self._scheduler.start, self.refresh)
 
-        form = self._form = Form(uploader, self._scheduler.start, self._thumbnails.src)
+        form = self._form = Form(
+            uploader, self._scheduler.start, self._thumbnails.src, self._check_keyframe
+        )
+        # The client's setting, until changed here.
+        form.preflight.value = getattr(getattr(client, "preflight", None), "enabled", True)
         # The contract's widget names, so tests and notebooks can drive the panel.
         self.prompt = form.prompt
         self.action = form.action
@@ -155,6 +160,7 @@ class Panel:
         self.api_timeout = form.api_timeout
         self.callback_url = form.callback_url
         self.mode = form.mode
+        self.preflight = form.preflight
 
         self._bar = GenerateBar(form, self.click_guard, self._submit)
         self.generate_button = self._bar.button
@@ -238,6 +244,12 @@ class Panel:
     def _validate(self) -> None:
         self._bar.show()
 
+    async def _check_keyframe(self, url: str, aspect_ratio: str | None) -> KeyframeReport | None:
+        """The keyframe field's preflight, through the current client (None when it is off)."""
+        if not self.preflight.value:
+            return None
+        return await Calls(self.client).check_keyframe(url, aspect_ratio)
+
     def restore(self, iteration: str) -> None:
         """Put an iteration's settings (from the session log) back into the form.
 
@@ -302,7 +314,7 @@ class Panel:
     ) -> Job:
         """Log and schedule a job; once scheduled, the job releases ``claim`` after its POST."""
         try:
-            calls = Calls(self.client)
+            calls = Calls(self.client, preflight=bool(self.preflight.value))
             iteration = _iteration.begin(self.log, request, backend=calls.backend, parent=parent)
             job = Job(request, iteration, calls, sync=sync, parent=parent, claim=claim)
             self.jobs.append(job)

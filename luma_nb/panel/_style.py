@@ -30,6 +30,7 @@ min-height:var(--jp-widgets-inline-height,28px)}
 .luma-nb-panel .widget-html-content{overflow-wrap:anywhere}
 .luma-nb-panel h4{margin:12px 0 4px;font-size:14px}
 .luma-nb-valid{color:#2da44e}
+.luma-nb-warn{color:#bf8700}
 .luma-nb-invalid,.luma-nb-form-message{color:#e5534b}
 .luma-nb-job{border-bottom:1px solid var(--jp-border-color2,rgba(128,128,128,.25))}
 .luma-nb-history-prompt{overflow-wrap:anywhere}
