@@ -612,7 +612,9 @@ def test_a_study_stops_at_a_keyframe_that_fails(tmp_path, api, host) -> None:
     url = host.serve("/gone.png", status=404, body=b"", content_type="text/plain")
     client = luma_nb.Client(TOKEN, transport=api.transport(), preflight=policy())
     log = luma_nb.SessionLog(tmp_path / "s.jsonl")
-    with pytest.warns(luma_nb.experiment.ExperimentWarning, match="stopped submitting: KeyframeError"):
+    with pytest.warns(
+        luma_nb.experiment.ExperimentWarning, match="stopped submitting: KeyframeError"
+    ):
         study = luma_nb.compare_enhancement(
             ["a", "b", "c"], repeats=2, client=client, session=log, start_image_url=url
         )
