@@ -291,6 +291,26 @@ class GenerationFailedError(LumaError):
         super().__init__(text + ")")
 
 
+def _unfinished(
+    error: WaitTimeoutError | WaitCancelledError,
+    task_ids: list[str],
+    waited: float,
+    last: dict[str, Task] | None,
+    opening: str,
+) -> str:
+    """Set the attributes of a wait that ended unfinished and return its message."""
+    error.task_ids = tuple(task_ids)
+    error.waited = waited
+    error.last = dict(last or {})
+    shown = ", ".join(error.task_ids[:5]) + (" ..." if len(error.task_ids) > 5 else "")
+    return (
+        f"{opening} after {waited:.0f} s for task(s) {shown}; they may still finish on the "
+        f"server. Re-attach later with client.wait({error.task_ids[0]!r})"
+        + (" or client.wait_many([...])" if len(error.task_ids) > 1 else "")
+        + "."
+    )
+
+
 class WaitTimeoutError(LumaError):
     """Our own wait deadline passed before the task(s) finished.
 
@@ -299,19 +319,14 @@ class WaitTimeoutError(LumaError):
     ``last`` holds the last seen record of each, by id.
     """
 
+    task_ids: tuple[str, ...]
+    waited: float
+    last: dict[str, Task]
+
     def __init__(
         self, task_ids: list[str], *, waited: float, last: dict[str, Task] | None = None
     ) -> None:
-        self.task_ids = tuple(task_ids)
-        self.waited = waited
-        self.last = dict(last or {})
-        shown = ", ".join(self.task_ids[:5]) + (" ..." if len(self.task_ids) > 5 else "")
-        super().__init__(
-            f"gave up waiting after {waited:.0f} s for task(s) {shown}; they may still finish "
-            f"on the server. Re-attach later with client.wait({self.task_ids[0]!r})"
-            + (" or client.wait_many([...])" if len(self.task_ids) > 1 else "")
-            + "."
-        )
+        super().__init__(_unfinished(self, task_ids, waited, last, "gave up waiting"))
 
     @property
     def task_id(self) -> str:
@@ -328,19 +343,14 @@ class WaitCancelledError(LumaError):
     ``waited`` is how long the wait ran, on the client's clock.
     """
 
+    task_ids: tuple[str, ...]
+    waited: float
+    last: dict[str, Task]
+
     def __init__(
         self, task_ids: list[str], *, waited: float, last: dict[str, Task] | None = None
     ) -> None:
-        self.task_ids = tuple(task_ids)
-        self.waited = waited
-        self.last = dict(last or {})
-        shown = ", ".join(self.task_ids[:5]) + (" ..." if len(self.task_ids) > 5 else "")
-        super().__init__(
-            f"stopped waiting after {waited:.0f} s for task(s) {shown}, as asked; they may "
-            f"still finish on the server. Re-attach later with client.wait({self.task_ids[0]!r})"
-            + (" or client.wait_many([...])" if len(self.task_ids) > 1 else "")
-            + "."
-        )
+        super().__init__(_unfinished(self, task_ids, waited, last, "stopped waiting (as asked)"))
 
     @property
     def task_id(self) -> str:
