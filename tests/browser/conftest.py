@@ -156,7 +156,7 @@ def lab_page(
             lab_page.console_errors.append(message.text)
 
     context.route("**/*", only_loopback)
-    page.on("pageerror", lambda error: lab_page.page_errors.append(str(error)))
+    page.on("pageerror", lambda error: lab_page.page_errors.append(f"{error}\n{error.stack}"))
     page.on("console", on_console)
     try:
         yield lab_page

@@ -12,6 +12,7 @@ results are still there.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,14 @@ _OPENED = """
 }
 """
 
+# Opening an untrusted copy, JupyterLab's own output area now and then throws this while it
+# swaps the missing widget's placeholder (about 1 run in 6, every frame in its core bundle;
+# luma_nb ships no JavaScript). Any other page error still fails the test.
+_UPSTREAM_RACE = re.compile(
+    r"^Failed to execute 'removeChild' on 'Node'[^\n]*\n(?:NotFoundError[^\n]*)?"
+    r"(?:\s*at http://127\.0\.0\.1:\d+/static/lab/jlab_core\.[0-9a-f]+\.js\S*)+\s*$"
+)
+
 _SNAPSHOT_TEXT = """
 (selector) => Array.from(document.querySelectorAll(selector)).map((s) => s.textContent).join('|')
 """
@@ -68,10 +77,17 @@ _SNAPSHOT_BOX = """
 """
 
 
-def _reopen(lab_page: Any, jupyter_lab: Any, workspace: str) -> None:
+def _leave_and_shut_down(lab_page: Any, jupyter_lab: Any) -> None:
+    # Leave the page before the kernels die: a live widget view torn down by a dying
+    # kernel makes jupyterlab-manager itself throw (removeChild), which is not ours.
+    lab_page.page.goto("about:blank")
     jupyter_lab.shutdown_kernels()
-    lab_page.page.goto(f"{lab_page.base_url}/lab/workspaces/{workspace}/tree/{NOTEBOOK}")
-    lab_page.wait_until(_OPENED, NOTEBOOK, timeout=60, what="the notebook did not reopen")
+
+
+def _reopen(lab_page: Any, jupyter_lab: Any, workspace: str, name: str = NOTEBOOK) -> None:
+    _leave_and_shut_down(lab_page, jupyter_lab)
+    lab_page.page.goto(f"{lab_page.base_url}/lab/workspaces/{workspace}/tree/{name}")
+    lab_page.wait_until(_OPENED, name, timeout=60, what=f"{name} did not reopen")
 
 
 def test_reopened_panel_notebook_shows_the_snapshot(
@@ -154,9 +170,7 @@ def test_reopened_panel_notebook_shows_the_snapshot(
     notebook["metadata"]["luma_nb_test"] = "untrusted copy"
     untrusted = "02_panel_untrusted.ipynb"
     (jupyter_lab.root_dir / untrusted).write_text(json.dumps(notebook), encoding="utf-8")
-    jupyter_lab.shutdown_kernels()
-    page.goto(f"{lab_page.base_url}/lab/workspaces/snapshot-untrusted/tree/{untrusted}")
-    lab_page.wait_until(_OPENED, untrusted, timeout=60, what="the untrusted copy did not open")
+    _reopen(lab_page, jupyter_lab, "snapshot-untrusted", untrusted)
     shown = page.locator(".jp-OutputArea-output", has_text="Luma video panel: results").last
     shown.wait_for(state="visible", timeout=30_000)
     untrusted_text = shown.inner_text()
@@ -164,4 +178,5 @@ def test_reopened_panel_notebook_shows_the_snapshot(
     body = page.inner_text("body")
     assert "VBox(children" not in body and "a live widget: run the notebook" in body
     page.screenshot(path=str(artifacts / "snapshot-untrusted.png"))
-    assert not lab_page.page_errors, lab_page.page_errors
+    ours = [error for error in lab_page.page_errors if not _UPSTREAM_RACE.search(error)]
+    assert not ours, lab_page.page_errors
