@@ -50,7 +50,10 @@ class Tags(html.parser.HTMLParser):
         if self._in_script:
             self.scripts[-1] += data
         else:
-            self.text.append(data)
+            # Text nodes as a reader sees them: inline tags (a prompt diff's <ins>) split words
+            # from their spaces, so whitespace is collapsed and blank nodes dropped.
+            if data.strip():
+                self.text.append(" ".join(data.split()))
 
     def all(self, tag: str) -> list[dict[str, str | None]]:
         return [attrs for name, attrs in self.tags if name == tag]

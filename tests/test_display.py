@@ -58,7 +58,10 @@ class _Inspector(HTMLParser):
     handle_startendtag = handle_starttag
 
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        # Text nodes as a reader sees them: inline tags (a prompt diff's <ins>) split words
+        # from their spaces, so whitespace is collapsed and blank nodes dropped.
+        if data.strip():
+            self.text.append(" ".join(data.split()))
 
 
 def parse(markup: str) -> _Inspector:

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from luma_nb._html import esc, human_seconds
 from luma_nb.models import Task, TaskState, Video
 from luma_nb.render.adapt import task_seconds, video_of_task
+from luma_nb.render.diff import diff_markup
 from luma_nb.render.markup import note, player, style
 from luma_nb.render.media import Media, describe_error, place
 
@@ -134,7 +135,11 @@ def prompt_facts(sent: str | None, echoed: str | None, request_known: bool) -> l
     if request_known:
         value = block(sent) if sent is not None else '<span class="luma-nb-muted">(none)</span>'
         rows.append(("Prompt sent", value))
-    if echoed is not None:
+    if request_known and isinstance(sent, str) and isinstance(echoed, str):
+        # The echo as a diff of what was sent: what the service added is what a reader wants.
+        echo = f'<div class="luma-nb-prompt">{diff_markup(sent, echoed)}</div>'
+        rows.append(("Prompt echoed", echo))
+    elif echoed is not None:
         rows.append(("Prompt echoed" if request_known else "Prompt", block(echoed)))
     return rows
 
