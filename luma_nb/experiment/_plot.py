@@ -95,8 +95,9 @@ def plot_experiment(
             latency_axes.hlines(stats.median_latency, i - 0.25, i + 0.25, color="black")
     latency_axes.set_xticks(range(len(_ARMS)), [f"enhancement {arm}" for arm in _ARMS])
     latency_axes.set_xlim(-0.5, len(_ARMS) - 0.5)
-    latency_axes.set_ylabel("seconds to finished video")
-    latency_axes.set_title("Latency (bar: median)", fontsize=10)
+    clock = " (simulated)" if summary.simulated else ""
+    latency_axes.set_ylabel(f"seconds of generation{clock}")
+    latency_axes.set_title("Generation time (bar: median)", fontsize=10)
     figure.suptitle(f"Enhancement study {title}", fontsize=11)
     figure.tight_layout()
     return figure
