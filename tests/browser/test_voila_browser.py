@@ -89,10 +89,10 @@ _OURS = """
     state: row ? ((row.querySelector('.luma-nb-job-state') || {}).textContent || '').trim()
       .toLowerCase() : null,
     card: !!card,
-    // The row's elapsed time: the element whose whole text reads like "3.7 s" or "12 s".
+    // The row's time: the element whose whole text reads like "waiting 3.7 s" or "12 s".
     elapsed: row ? (Array.from(row.querySelectorAll('*'))
       .map((el) => el.childElementCount ? '' : el.textContent.trim())
-      .find((t) => /^\\d+(\\.\\d)? s$/.test(t)) || null) : null,
+      .find((t) => /^(waiting )?\\d+(\\.\\d)? s$/.test(t)) || null) : null,
   };
 }
 """
@@ -258,7 +258,7 @@ def test_a_panel_job_shows_its_wait_moving_in_voila(
         state = ours["state"]
         if state in ("completed", "failed"):
             break
-        elapsed = float(ours["elapsed"][:-2]) if ours["elapsed"] else None
+        elapsed = float(ours["elapsed"].split()[-2]) if ours["elapsed"] else None
         if elapsed is not None and (not seen or elapsed != seen[-1]):
             seen.append(elapsed)
             if len(seen) == 3:
