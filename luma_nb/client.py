@@ -26,19 +26,12 @@ from typing import Any, TypeVar
 import httpx
 
 from luma_nb import _http
-from luma_nb._flows import (
-    HTTPX_ERRORS,
-    Core,
-    Flow,
-    OnUpdate,
-    Send,
-    Sleep,
-    StopSignal,
-    unknown_outcome_of_cancel,
-)
+from luma_nb._flow_steps import HTTPX_ERRORS, Flow, OnUpdate, Send, Sleep, StopSignal
+from luma_nb._flows import Core
 from luma_nb._media_cache import MediaCache
 from luma_nb._preflight import KeyframePreflight, KeyframeReport, Keyframes
 from luma_nb._schedule import DurationModel
+from luma_nb._submit_flow import unknown_outcome_of_cancel
 from luma_nb._values import MAX_ID_CHARS, id_problem, shown
 from luma_nb._version import __version__
 from luma_nb.config import PollPolicy, Secret, Settings, as_secret
