@@ -15,14 +15,15 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from luma_nb._preflight_flow import Failed, Flow, Get, Got, Resolve, Step
-from luma_nb._preflight_report import KeyframeReport
+from luma_nb._flow_resume import Done, resume
+from luma_nb._preflight_flow import Failed, Flow, Get, Got, Resolve
 from luma_nb._version import __version__
 
 if TYPE_CHECKING:
     import httpx
 
     from luma_nb._preflight_policy import Resolver
+    from luma_nb._preflight_report import KeyframeReport
 
 _HEADERS = {
     "accept": "image/jpeg,image/png,image/webp;q=0.9,*/*;q=0.1",
@@ -116,15 +117,6 @@ def _client_options() -> dict[str, Any]:
     return {"follow_redirects": False, "headers": _HEADERS}
 
 
-def _advance(flow: Flow, answer: object) -> Step | KeyframeReport:
-    """Answer the flow's step: its next step, or its report once it is done."""
-    try:
-        return flow.send(answer)
-    except StopIteration as stop:
-        report: KeyframeReport = stop.value
-        return report
-
-
 def _get(http: httpx.Client, step: Get) -> Got | Failed:
     import httpx
 
@@ -167,11 +159,11 @@ def drive(flow: Flow, resolver: Resolver | None = None) -> KeyframeReport:
 
     resolve = resolver or system_resolver
     with httpx.Client(**_client_options()) as http, contextlib.closing(flow):
-        step = _advance(flow, None)
-        while not isinstance(step, KeyframeReport):
+        step = resume(flow)
+        while not isinstance(step, Done):
             answer = _resolve(resolve, step) if isinstance(step, Resolve) else _get(http, step)
-            step = _advance(flow, answer)
-        return step
+            step = resume(flow, answer)
+        return step.value
 
 
 async def adrive(flow: Flow, resolver: Resolver | None = None) -> KeyframeReport:
@@ -181,12 +173,12 @@ async def adrive(flow: Flow, resolver: Resolver | None = None) -> KeyframeReport
     resolve = resolver or system_resolver
     async with httpx.AsyncClient(**_client_options()) as http:
         with contextlib.closing(flow):
-            step = _advance(flow, None)
-            while not isinstance(step, KeyframeReport):
+            step = resume(flow)
+            while not isinstance(step, Done):
                 answer: list[str] | Got | Failed
                 if isinstance(step, Resolve):
                     answer = await asyncio.to_thread(_resolve, resolve, step)
                 else:
                     answer = await _aget(http, step)
-                step = _advance(flow, answer)
-            return step
+                step = resume(flow, answer)
+            return step.value
