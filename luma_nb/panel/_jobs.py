@@ -12,7 +12,7 @@ same text as the cards, the chain timeline and the reports.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -22,13 +22,15 @@ from luma_nb._html import esc
 from luma_nb._progress import Stopwatch, time_note, time_text
 from luma_nb.models import Task, TaskState, Video, VideoRequest
 from luma_nb.panel import _scheduler
+from luma_nb.panel._extend import clip, short_id
 from luma_nb.panel._messages import CANCELLED
 
 if TYPE_CHECKING:
     from luma_nb._click_guard import Claim
     from luma_nb.panel._calls import Calls
+    from luma_nb.session_log import SessionLog
 
-__all__ = ["ENDED", "Job", "JobBoard"]
+__all__ = ["ENDED", "Job", "JobBoard", "job_label", "parent_row"]
 
 #: States after which a job does nothing more.
 ENDED = frozenset({"completed", "failed", "cancelled", "outcome_unknown", "timed_out"})
@@ -47,6 +49,37 @@ CANCELLED_WHILE_SUBMITTING = (
     "Cancelled while submitting: the request may already have reached the server (and be "
     "billed). Check the task list before resubmitting; the session log records what is known."
 )
+
+
+def parent_row(log: SessionLog, parent: str | None) -> dict[str, Any] | None:
+    """The log row of an extend's parent iteration (None when unknown or unreadable)."""
+    if parent is None:
+        return None
+    try:
+        return log.row(parent)
+    except Exception:  # a label must never stop a job
+        return None
+
+
+def job_label(request: VideoRequest, parent: Mapping[str, Any] | None = None) -> str:
+    """What a job's row calls it: its prompt, or for an extend, what it extends.
+
+    ``parent`` is the extended video's log row, when the session has it: the label then
+    names its short id and prompt ("extend of 3f2a9c1d “a kite…” → higher").
+    """
+    if request.action != "extend":
+        return _iteration.describe(request, 48)
+    if parent is not None:
+        what = short_id(parent)
+        earlier = parent.get("prompt") or parent.get("echoed_prompt")
+        if earlier:
+            what += f" “{clip(earlier, 32)}”"
+    elif request.video_id:
+        what = clip(request.video_id, 12)
+    else:
+        what = clip(request.video_url or "a video", 40)
+    label = f"extend of {what}"
+    return f"{label} → {clip(request.prompt, 32)}" if request.prompt else label
 
 
 class Job:
@@ -93,8 +126,11 @@ class Job:
         parent: str | None = None,
         claim: Claim | None = None,
         clock: Callable[[], float] | None = None,
+        label: str | None = None,
     ) -> None:
         self.request = request
+        #: What the row calls the job (see :func:`job_label`).
+        self.label = label if label is not None else job_label(request)
         self.claim = claim
         self.iteration = iteration
         self.calls = calls
@@ -118,8 +154,8 @@ class Job:
 
         self._state_html = widgets.HTML(layout=widgets.Layout(min_width="9em"))
         self._label = widgets.HTML(
-            f'<span class="luma-nb-job-label" title="{esc(request.prompt or "")}">'
-            f"{esc(_iteration.describe(request, 48))}</span>",
+            f'<span class="luma-nb-job-label" title="{esc(request.prompt or self.label)}">'
+            f"{esc(self.label)}</span>",
             layout=widgets.Layout(flex="1 1 auto", min_width="10em"),
         )
         self._elapsed = widgets.Label(layout=widgets.Layout(min_width="6em"))

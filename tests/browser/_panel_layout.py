@@ -28,7 +28,7 @@ CUT = """
       .filter((e) => e.textContent.includes('Enhancement')),
     'Cancel': Array.from(panel.querySelectorAll('.luma-nb-cancel')),
     'task id': Array.from(panel.querySelectorAll('.luma-nb-job-task')),
-    'Local file': Array.from(panel.querySelectorAll('.widget-upload')),
+    'Local file': Array.from(panel.querySelectorAll('.luma-nb-file button')),
     'Restore': Array.from(panel.querySelectorAll('.luma-nb-history-row button')),
   };
   for (const [what, elements] of Object.entries(named)) {
