@@ -148,12 +148,33 @@ def test_the_strip_ends_on_the_last_frame_when_the_header_miscounts(
     numbered: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for announced in (40, 10):  # more, then fewer frames than the 24 the file holds
-        monkeypatch.setattr(_measure, "_expected_frames", lambda stream, n=announced: n)
+        monkeypatch.setattr(_measure, "_expected_frames", lambda *_, n=announced: n)
         strip = make_filmstrip(numbered, cache_dir=cache / str(announced))
         assert strip is not None
         assert strip.indices[0] == 0 and strip.indices[-1] == 23
         assert list(strip.indices) == sorted(set(strip.indices))
         assert slots(strip)[-1] == pytest.approx(8 * 23 + 20, abs=3)
+
+
+def test_a_container_without_a_frame_count_is_planned_by_its_duration(
+    tmp_path: Path, cache: Path
+) -> None:
+    import av
+
+    path = tmp_path / "clip.webm"  # WebM's index has no frame count
+    with av.open(str(path), mode="w", format="webm") as out:
+        stream = out.add_stream("libvpx-vp9", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(24):
+            frame = av.VideoFrame.from_ndarray(grey(8 * index + 20, (64, 48)), format="rgb24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].frames == 0
+    strip = make_filmstrip(path, cache_dir=cache)
+    assert strip is not None
+    assert strip.indices == (0, 5, 9, 14, 18, 23)
+    assert measure_video(path).frames == 24
 
 
 def test_a_broken_file_makes_no_strip(tmp_path: Path, cache: Path) -> None:

@@ -119,7 +119,7 @@ def decode_pass(
         stream.thread_type = "AUTO"
         width = int(stream.codec_context.width or 0)
         height = int(stream.codec_context.height or 0)
-        scan = _Scan(width, height, _expected_frames(stream), strip_frames, strip_height)
+        scan = _Scan(width, height, _expected_frames(stream, container), strip_frames, strip_height)
         scan.keyframes(start_image, end_image)
         packets = 0
         try:
@@ -154,13 +154,14 @@ def _why(exc: BaseException) -> str:
     return str(text)[:200]
 
 
-def _expected_frames(stream: Any) -> int:
+def _expected_frames(stream: Any, container: Any) -> int:
     """The container's frame count, else duration x rate (for planning; may be off)."""
     if stream.frames:
         return int(stream.frames)
     rate = stream.average_rate or stream.guessed_rate
-    if stream.duration and stream.time_base and rate:
-        return max(1, round(float(stream.duration * stream.time_base) * float(rate)))
+    seconds = _duration(stream, container, 0, None)
+    if seconds and rate:
+        return max(1, round(seconds * float(rate)))
     return 0
 
 
