@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         report as report,
         session_log as session_log,
         simulator as simulator,
+        video_metrics as video_metrics,
     )
     from luma_nb._preflight import (
         KeyframePreflight as KeyframePreflight,
@@ -180,6 +181,7 @@ _SUBMODULES = frozenset(
         "report",
         "session_log",
         "simulator",
+        "video_metrics",
     }
 )
 

@@ -32,11 +32,14 @@ from luma_nb._session_file import (
 )
 from luma_nb._session_payload import (
     MAX_TASK_ID_CHARS,
+    METRIC_COLUMNS,
     REQUEST_COLUMNS,
+    WHOLE_METRIC_COLUMNS,
     check_iteration_id,
     check_label,
     check_tags,
     error_payload,
+    metrics_payload,
     request_payload,
     task_payload,
     usable_task_id,
@@ -59,6 +62,7 @@ __all__ = [
     "error_payload",
     "frame",
     "import_pandas",
+    "metrics_payload",
     "parse_lines",
     "paused_gc",
     "read_events",
@@ -95,6 +99,8 @@ COLUMNS: tuple[str, ...] = (
     "echoed_prompt",
     "prompt_changed",
     "media_path",
+    # Measured from the file (a "metrics" event; width and height are the columns above).
+    *(column for column in METRIC_COLUMNS if column not in ("width", "height")),
     "parent",
     "experiment",
     "arm",
@@ -123,7 +129,7 @@ _TEMPLATE: dict[str, Any] = dict.fromkeys((*COLUMNS, *_PRIVATE, "_bad_task_id"))
 _ROW_VALUES = operator.itemgetter(*COLUMNS)
 _TAGS = COLUMNS.index("tags")
 # Events whose payload simply overwrites the row (the last one wins).
-_PLAIN_EVENTS = frozenset({"rate", "note", "media"})
+_PLAIN_EVENTS = frozenset({"rate", "note", "media", "metrics"})
 
 # The documented type of every stored column (and of the private timings the derived columns
 # come from). "iteration" is always text (the fold keys on it), "state" is kept text by the
@@ -156,13 +162,18 @@ _TEXT_KEYS = (
     "backend",
     "toolkit_version",
 )
-_NUMBER_KEYS = ("started_at", "timeout", *_PRIVATE)
+# The measured columns that hold floats (the others are whole numbers).
+_FLOAT_METRICS = tuple(column for column in METRIC_COLUMNS if column not in WHOLE_METRIC_COLUMNS)
+_NUMBER_KEYS = ("started_at", "timeout", *_FLOAT_METRICS, *_PRIVATE)
 #: Whole-number columns and their bounds (a rating is 1-5 stars; sizes fit a pandas Int64).
 _WHOLE_KEYS: tuple[tuple[str, int, int], ...] = (
     ("width", 0, 2**31),
     ("height", 0, 2**31),
     ("rating", 1, 5),
     ("schema_version", 0, 2**31),
+    ("frames", 0, 2**31),
+    ("bitrate", 0, 2**53),
+    ("metric_cuts", 0, 2**31),
 )
 _BOOL_KEYS = ("loop", "enhancement")
 # Numbers beyond 2**53 are not exact as floats, and far beyond they overflow float().
@@ -474,6 +485,8 @@ def frame(values: list[tuple[Any, ...]]) -> Any:
     for columns, dtype in (
         (("submitted_at", "started_at", "finished_at", "elapsed"), "float64"),
         (("width", "height", "rating", "schema_version"), "Int64"),
+        (("frames", "bitrate", "metric_cuts"), "Int64"),
+        (_FLOAT_METRICS, "float64"),
         (("loop", "enhancement", "prompt_changed"), "boolean"),
     ):
         for column in columns:

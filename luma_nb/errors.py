@@ -25,6 +25,7 @@ The tree::
     ├── WaitTimeoutError             our own deadline passed; the task may still finish (re-attach)
     ├── WaitCancelledError           a wait's `stop` event was set; the task may still finish too
     ├── RunTimeoutError              (aio) run_blocking timed out; its coroutine was cancelled
+    ├── VideoDecodeError             (video_metrics) a local file is not a video PyAV can decode
     └── SessionLogWriteError         (session_log) the paid task exists but its log line could not
                                      be written (disk full): ``.task_id``; written once it can be
 

@@ -453,12 +453,16 @@ def test_requests_are_refused_or_encode_cleanly(
 
 
 EVENT_KINDS = st.sampled_from(
-    ["submitting", "submitted", "update", "submit_failed", "media", "rate", "note", "tag", "new"]
+    [
+        *("submitting", "submitted", "update", "submit_failed", "media", "metrics", "rate"),
+        *("note", "tag", "new"),
+    ]
 )
 ROW_KEYS = st.sampled_from(
     [
         *("state", "task_id", "parent", "tags", "t", "rating", "prompt", "echoed_prompt"),
         *("width", "api_created_at", "api_finished_at", "api_elapsed", "video_url", "loop", "v"),
+        *("metric_motion", "metric_cuts", "frames", "bitrate", "fps"),
     ]
 )
 EVENTS = st.lists(

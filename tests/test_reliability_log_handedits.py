@@ -32,13 +32,27 @@ from luma_nb.session_log import SessionLog, SessionLogWarning
 from luma_nb.simulator import Simulator, VirtualClock
 
 EXPERIMENT = "hand"
+# The measured columns of a "metrics" event: whole numbers, or floats.
+MEASURED_WHOLE = {"frames": (0, 2**31), "bitrate": (0, 2**53), "metric_cuts": (0, 2**31)}
+MEASURED = tuple(c for c in COLUMNS if c.startswith("metric_") or c in ("duration", "fps"))
 TEXT = frozenset(COLUMNS) - {
     *("submitted_at", "started_at", "finished_at", "elapsed", "timeout"),
     *("loop", "enhancement", "prompt_changed", "width", "height", "rating"),
     *("schema_version", "tags", "state"),
+    *MEASURED,
+    *MEASURED_WHOLE,
 }
-NUMBERS = ("submitted_at", "started_at", "finished_at", "elapsed", "timeout")
-WHOLE = {"width": (0, 2**31), "height": (0, 2**31), "rating": (1, 5), "schema_version": (0, 2**31)}
+NUMBERS = (
+    *("submitted_at", "started_at", "finished_at", "elapsed", "timeout"),
+    *(c for c in MEASURED if c not in MEASURED_WHOLE),
+)
+WHOLE = {
+    "width": (0, 2**31),
+    "height": (0, 2**31),
+    "rating": (1, 5),
+    "schema_version": (0, 2**31),
+    **MEASURED_WHOLE,
+}
 BOOLS = ("loop", "enhancement", "prompt_changed")
 
 ODD_TEXT = st.sampled_from(
