@@ -60,13 +60,13 @@ if TYPE_CHECKING:
         SubmitOutcomeUnknownError as SubmitOutcomeUnknownError,
         TokenMismatchError as TokenMismatchError,
         TransportError as TransportError,
+        UnexpectedResponseError as UnexpectedResponseError,
         ValidationError as ValidationError,
         WaitCancelledError as WaitCancelledError,
         WaitTimeoutError as WaitTimeoutError,
     )
     from luma_nb.experiment import (
         BudgetExceededError as BudgetExceededError,
-        Experiment as Experiment,
         compare_enhancement as compare_enhancement,
         resume_experiment as resume_experiment,
         study as study,
@@ -93,8 +93,9 @@ if TYPE_CHECKING:
 # public name -> module that defines it. The top level is what a notebook user needs; the
 # plumbing (settings and policies, the default client, reset, the simulator behind a client,
 # run_blocking, result and warning types, the session log's own errors, constants such as
-# luma_nb.models.ASPECT_RATIOS, the rare luma_nb.errors.UnexpectedResponseError) is imported
-# from its module: luma_nb.config.Settings, luma_nb.notebook.reset, luma_nb.backend.simulator_of...
+# luma_nb.models.ASPECT_RATIOS, the study's class luma_nb.experiment.Experiment, which
+# luma_nb.study returns) is imported from its module: luma_nb.config.Settings,
+# luma_nb.notebook.reset, luma_nb.backend.simulator_of...
 _EXPORTS: dict[str, str] = {
     "connect": "luma_nb.backend",
     "show": "luma_nb.display",
@@ -102,7 +103,6 @@ _EXPORTS: dict[str, str] = {
     "timeline": "luma_nb.chain",
     "export_html": "luma_nb.report",
     "BudgetExceededError": "luma_nb.experiment",
-    "Experiment": "luma_nb.experiment",
     "compare_enhancement": "luma_nb.experiment",
     "resume_experiment": "luma_nb.experiment",
     "study": "luma_nb.experiment",
@@ -154,6 +154,7 @@ _EXPORTS.update(
             "SubmitOutcomeUnknownError",
             "TokenMismatchError",
             "TransportError",
+            "UnexpectedResponseError",
             "ValidationError",
             "WaitCancelledError",
             "WaitTimeoutError",

@@ -129,8 +129,9 @@ MOVED = {
     "ResumeResult": "luma_nb.session_log",
     "IterationExistsError": "luma_nb.session_log",
     "SessionLogWriteError": "luma_nb.session_log",
-    # Made room for study and BudgetExceededError (issue 12), with ASPECT_RATIOS below.
-    "UnexpectedResponseError": "luma_nb.errors",
+    # Made room for study and BudgetExceededError (issue 12), with ASPECT_RATIOS below:
+    # luma_nb.study returns an Experiment; a notebook rarely names the class.
+    "Experiment": "luma_nb.experiment",
 }
 
 

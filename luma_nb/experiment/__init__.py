@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from luma_nb.experiment._budget import DEFAULT_MAX_SUBMITS, BudgetExceededError
 from luma_nb.experiment._context import ExperimentWarning
-from luma_nb.experiment._design import PromptTemplate
 from luma_nb.experiment._effects import FriedmanTest, PairedComparison
 from luma_nb.experiment._experiment import TIDY_COLUMNS, Experiment
 from luma_nb.experiment._plan import Plan
 from luma_nb.experiment._run import RunReport
 from luma_nb.experiment._study import compare_enhancement, resume_experiment, study
 from luma_nb.experiment._summary import ArmSummary, ExperimentSummary
+from luma_nb.experiment._template import PromptTemplate
 
 __all__ = [
     "DEFAULT_MAX_SUBMITS",

@@ -77,6 +77,7 @@ _FROM_ROW = tuple(
 NOT_SUBMITTED = "not_submitted"
 #: Technical measurements of a video, copied from its log row when the row has them.
 MEASURED = ("duration", "fps", "frames", "bitrate")
+_SENT = ("aspect_ratio", "loop", "start_image_url", "end_image_url")
 _METRIC = "metric_"
 
 
@@ -111,7 +112,10 @@ def tidy_record(
         record.update((f"slot_{name}", value) for name, value in slots.items())
     if row is None:
         return record
-    record.update({key: row.get(key) for key in _FROM_ROW})
+    # What the row says was sent wins over the plan, unless a hand edit left it empty.
+    record.update(
+        {key: row.get(key) for key in _FROM_ROW if key not in _SENT or row.get(key) is not None}
+    )
     for key, value in row.items():
         if key.startswith(_METRIC) or key in MEASURED:
             record[key] = value

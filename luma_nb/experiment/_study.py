@@ -10,9 +10,9 @@ from luma_nb.client import check_wait
 from luma_nb.errors import ValidationError
 from luma_nb.experiment._budget import DEFAULT_MAX_SUBMITS, check_max_submits
 from luma_nb.experiment._context import as_log, find_log, require_client
-from luma_nb.experiment._design import PromptTemplate
 from luma_nb.experiment._experiment import Experiment
 from luma_nb.experiment._plan import ENHANCEMENT, check_experiment_id, new_plan, read_plan
+from luma_nb.experiment._template import PromptTemplate
 
 if TYPE_CHECKING:
     from luma_nb.client import Client
