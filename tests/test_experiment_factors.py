@@ -347,3 +347,28 @@ def test_a_study_of_two_factors_summarises_and_plots_each(
     figure.savefig(tmp_path / "plot.png")
     page = study.export_html(tmp_path / "study.html").read_text(encoding="utf-8")
     assert "Friedman chi-square" in page and page.count("<video") == 12
+
+
+def test_hostile_labels_are_escaped_and_never_mathtext(tmp_path: Path) -> None:
+    hostile = '<img src=x onerror="alert(1)">'
+    math_text = r"$\frac{$"
+    plan = new_plan(
+        ["a kite"],
+        repeats=1,
+        concurrency=1,
+        seed=1,
+        params={},
+        factors={"loop": {hostile: True, math_text: False}},
+    )
+    assert hostile not in plan._repr_html_() and "&lt;img" in plan._repr_html_()
+    cells = {(i, hostile): [4.0] for i in range(2)} | {(i, math_text): [3.0] for i in range(2)}
+    records = _records(cells, "loop")
+    summary = summarise(
+        "x", records, arms=[hostile, math_text], factors=[("loop", [hostile, math_text])]
+    )
+    assert hostile not in summary._repr_html_() and "&lt;img" in summary._repr_html_()
+    pytest.importorskip("matplotlib")
+    from luma_nb.experiment._plot import plot_experiment
+
+    figure = plot_experiment(records, summary, {"loop": [hostile, math_text]}, title="a $x^$ b")
+    figure.savefig(tmp_path / "plot.png")  # renders: "$" is not mathtext

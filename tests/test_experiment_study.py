@@ -502,3 +502,71 @@ def test_a_plan_of_the_first_version_loads_and_resumes(sim: Simulator, tmp_path:
     again = resume_experiment("old", client=make_client(sim, tmp_path), session=path)
     assert again.is_complete and sim.stats.submits == 4
     assert again.summary().on.planned == 2
+
+
+# ----------------------------------------------------------------------------- plan events
+
+
+@pytest.mark.parametrize(
+    ("prompts", "factors"),
+    [
+        (PROMPTS, FACTORIAL),
+        (PROMPTS, {"start_image_url": {"none": None, "cat": IMAGE}, "timeout": [30, 60.5]}),
+        (
+            PromptTemplate("a {animal} at {time}{style}", animal=["fox", "owl"], time=["dawn"]),
+            {"style": {"plain": "", "ink": ", in ink"}, "aspect_ratio": ["1:1", "9:21"]},
+        ),
+    ],
+)
+def test_every_design_round_trips_through_its_plan_event(
+    sim: Simulator, tmp_path: Path, prompts: Any, factors: Any
+) -> None:
+    study = luma_nb.study(
+        prompts, factors=factors, seed=9, client=make_client(sim, tmp_path), run=False
+    )
+    plan = study.plan()
+    event = json.loads(json.dumps(plan.to_event()))  # what the log holds
+    again = luma_nb.experiment.Plan.from_event(event)
+    assert again.order == plan.order and again.prompts == plan.prompts
+    assert [a.name for a in again.arms] == [a.name for a in plan.arms]
+    assert [again.request(u) for u in again.units] == [plan.request(u) for u in plan.units]
+    assert (again.submits, again.max_submits) == (plan.submits, 20)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("factors", "loop"),
+        ("factors", {"loop": [["on", True]]}),
+        ("factors", {"loop": [["on", True], ["on", False]]}),
+        ("factors", {"loop": [["on", "yes"], ["off", False]]}),
+        ("factors", {"wobble": [["a", 1], ["b", 2]]}),
+        ("order", [[1, "nope"], [1, "off"], [2, "on"], [2, "off"]]),
+        ("template", "a {animal}"),
+        ("params", {"loop": True}),
+    ],
+)
+def test_a_hand_edited_plan_event_is_a_clear_error(
+    sim: Simulator, tmp_path: Path, key: str, value: Any
+) -> None:
+    path = tmp_path / "s.jsonl"
+    study = luma_nb.study(
+        PROMPTS, factors={"loop": [True, False]}, client=make_client(sim, tmp_path), session=path
+    )
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    lines[0][key] = value
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+    with pytest.raises(ValidationError, match="unreadable"):
+        Experiment.load(path, study.id)
+
+
+def test_a_damaged_cap_is_read_as_unknown(sim: Simulator, tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    study = luma_nb.study(
+        PROMPTS, factors={"loop": [True, False]}, client=make_client(sim, tmp_path), session=path
+    )
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    lines[0]["max_submits"] = "lots"
+    path.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+    loaded = Experiment.load(path, study.id)
+    assert loaded.plan().max_submits is None and loaded.is_complete

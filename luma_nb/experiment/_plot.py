@@ -31,6 +31,11 @@ _PALETTE = ("#7c3aed", "#6b7280", "#0891b2", "#ea580c", "#16a34a", "#db2777")
 _SCALE = (1.0, 5.0)
 
 
+def _plain(text: str) -> str:
+    """Text as matplotlib should print it: a "$" in a label (a user's) is not mathtext."""
+    return text.replace("$", r"\$")
+
+
 def _pyplot() -> Any:
     try:
         import matplotlib.pyplot as plt
@@ -59,7 +64,7 @@ def plot_experiment(
     for panel, (name, levels) in zip(axes, shown, strict=False):
         _factor_panel(panel, records, summary, name, list(levels), jitter)
     _latency_panel(axes[-1], records, list(summary.arms), jitter)
-    figure.suptitle(f"Study {title}", fontsize=11)
+    figure.suptitle(_plain(f"Study {title}"), fontsize=11)
     figure.tight_layout()
     return figure
 
@@ -103,13 +108,13 @@ def _factor_panel(
             fmt="D",
             color=_PALETTE[i % len(_PALETTE)],
             capsize=4,
-            label=f"{label}: mean {mean:.2f}",
+            label=_plain(f"{label}: mean {mean:.2f}"),
         )
         drawn = True
-    axes.set_xticks(range(len(levels)), levels)
+    axes.set_xticks(range(len(levels)), [_plain(label) for label in levels])
     axes.set_xlim(-0.5, len(levels) - 0.5)
     axes.set_ylim(0.5, 5.5)
-    axes.set_xlabel(name)
+    axes.set_xlabel(_plain(name))
     axes.set_ylabel("rating (1-5)")
     if isinstance(effect, PairedComparison):
         test = f"sign test by {effect.unit}, p = {effect.p_value:.3g}"
@@ -117,7 +122,7 @@ def _factor_panel(
         test = f"Friedman by {effect.unit}, p = {effect.p_value:.3g}"
     else:
         test = ""
-    axes.set_title(f"{name} ({summary.level:.0%} t-interval); {test}", fontsize=10)
+    axes.set_title(_plain(f"{name} ({summary.level:.0%} t-interval); {test}"), fontsize=10)
     if drawn:
         axes.legend(fontsize=8, loc="lower right")
 
@@ -136,7 +141,12 @@ def _latency_panel(
         axes.scatter(spread, latencies, color=_PALETTE[i % len(_PALETTE)], alpha=0.7, s=18)
         if latencies:
             axes.hlines(statistics.median(latencies), i - 0.25, i + 0.25, color="black")
-    axes.set_xticks(range(len(arms)), arms, rotation=30 if len(arms) > 3 else 0, fontsize=8)
+    axes.set_xticks(
+        range(len(arms)),
+        [_plain(arm) for arm in arms],
+        rotation=30 if len(arms) > 3 else 0,
+        fontsize=8,
+    )
     axes.set_xlim(-0.5, len(arms) - 0.5)
     axes.set_ylabel("seconds to finished video")
     axes.set_title("Latency per arm (bar: median)", fontsize=10)
