@@ -570,3 +570,22 @@ def test_a_damaged_cap_is_read_as_unknown(sim: Simulator, tmp_path: Path) -> Non
     path.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
     loaded = Experiment.load(path, study.id)
     assert loaded.plan().max_submits is None and loaded.is_complete
+
+
+def test_a_lower_cap_holds_back_the_rest_of_a_started_study(sim: Simulator, tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    with pytest.warns(ExperimentWarning, match="gave up waiting"):
+        study = luma_nb.study(
+            PROMPTS,
+            factors={"loop": [True, False]},
+            concurrency=1,
+            max_wait=1,
+            client=make_client(sim, tmp_path),
+            session=path,
+        )
+    assert study.counts()["not_submitted"] == 3 and sim.stats.submits == 1
+    with pytest.raises(BudgetExceededError, match="3 paid submits") as info:
+        study.run(max_submits=2)
+    assert info.value.max_submits == 2 and sim.stats.submits == 1
+    study.run(max_submits=3)
+    assert study.is_complete and sim.stats.submits == 4
