@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import pickle
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -316,6 +317,8 @@ def test_over_budget_nothing_is_sent_and_nothing_logged(sim: Simulator, tmp_path
     assert "max_submits=24" in message  # how to raise the cap
     assert transport.requests == [] and sim.stats.submits == 0
     assert not log.path.exists()
+    copy = pickle.loads(pickle.dumps(error))  # crosses a process boundary intact
+    assert (copy.submits, copy.max_submits, str(copy)) == (24, 20, message)
 
 
 def test_a_planned_study_shows_its_cost_then_runs_under_a_raised_cap(

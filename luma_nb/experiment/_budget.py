@@ -11,6 +11,8 @@ study that does start.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from luma_nb.errors import LumaError, ValidationError
 
 __all__ = ["DEFAULT_MAX_SUBMITS", "BudgetExceededError", "check_budget", "check_max_submits"]
@@ -43,6 +45,16 @@ class BudgetExceededError(LumaError):
             "plan fewer videos (fewer prompts, levels or repeats): study.plan() shows the "
             "design without submitting."
         )
+
+    def __reduce__(
+        self,
+    ) -> tuple[Callable[[int, int, str | None], BudgetExceededError], tuple[int, int, str | None]]:
+        # Its arguments are not its message: say how to rebuild it (pickling, processes).
+        return (_rebuild, (self.submits, self.max_submits, self.experiment))
+
+
+def _rebuild(submits: int, max_submits: int, experiment: str | None) -> BudgetExceededError:
+    return BudgetExceededError(submits, max_submits, experiment=experiment)
 
 
 def check_max_submits(value: object) -> int:
