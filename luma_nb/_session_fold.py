@@ -20,6 +20,7 @@ import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from luma_nb._durations import generation_seconds, is_simulated
 from luma_nb._session_file import (
     CHUNK_BYTES,
     append_line,
@@ -368,30 +369,23 @@ def _copy_tags(tags: object) -> list[Any]:
 def _derive(row: dict[str, Any], dropped: list[tuple[str, str, str]]) -> None:
     """Clean the row, then fill the timing columns and ``prompt_changed`` from its values.
 
-    The API's clock is preferred (its ``created_at``/``finished_at``/``elapsed`` measure the
-    generation itself); our clock covers what the API never told us.
+    ``elapsed`` is the generation time the task reported (:mod:`luma_nb._durations`), never
+    our clock. Dates are the API's, else our clock's; on the simulator always ours, because
+    its own are on its sped-up clock and would read as real dates that never were.
     """
     _clean(row, dropped)
     created, api_finished = row["api_created_at"], row["api_finished_at"]
     ours = row["_t_submitted"] if row["_t_submitted"] is not None else row["_t_begin"]
     end = row["_t_end"]
-    elapsed = row["api_elapsed"]
-    if elapsed is None and _both_numbers(created, api_finished):
-        elapsed = api_finished - created
-    if elapsed is None and _both_numbers(ours, end):
-        elapsed = end - ours
+    row["elapsed"] = generation_seconds(row["api_elapsed"], created, api_finished)
+    if is_simulated(row["backend"]):
+        created = api_finished = row["started_at"] = None
     row["submitted_at"] = created if created is not None else ours
     row["finished_at"] = api_finished if api_finished is not None else end
-    row["elapsed"] = elapsed
     echoed = row["echoed_prompt"]
     sent = row["prompt"]
     # An extend sent without a prompt has nothing to compare with.
     row["prompt_changed"] = None if echoed is None or sent is None else echoed != sent
-
-
-def _both_numbers(a: object, b: object) -> bool:
-    # Clean rows hold finite numbers here (never a bool: see _clean).
-    return isinstance(a, (int, float)) and isinstance(b, (int, float))
 
 
 def _clean(row: dict[str, Any], dropped: list[tuple[str, str, str]]) -> None:
@@ -475,8 +469,10 @@ def frame(values: list[tuple[Any, ...]]) -> Any:
         # Copies, so that a later fold cannot change a frame already handed out (taken from
         # the tuples: iterating the Series would cost more than the copies).
         result["tags"] = [_copy_tags(row[_TAGS]) for row in values]
-    # Nullable dtypes keep whole numbers whole and booleans boolean next to missing values.
+    # Nullable dtypes keep whole numbers whole and booleans boolean next to missing values;
+    # the timings stay float64 even when none is known (a simulator row has no started_at).
     for columns, dtype in (
+        (("submitted_at", "started_at", "finished_at", "elapsed"), "float64"),
         (("width", "height", "rating", "schema_version"), "Int64"),
         (("loop", "enhancement", "prompt_changed"), "boolean"),
     ):

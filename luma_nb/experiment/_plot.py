@@ -1,8 +1,8 @@
-"""The study's figure: the ratings by each factor's levels, and the latency of each arm.
+"""The study's figure: the ratings by each factor's levels, and the generation time of each arm.
 
 One panel per factor (up to :data:`MAX_FACTOR_PANELS`): each unit's ratings at each level
 joined by a line, so the blocked design is visible, and each level's mean with its
-t-interval; then a panel of latency per arm. matplotlib is optional (the ``research``
+t-interval; then a panel of generation time per arm. matplotlib is optional (the ``research``
 extra) and imported only here, on first use.
 """
 
@@ -63,7 +63,7 @@ def plot_experiment(
     jitter = random.Random(0)  # seeded: the same study always draws the same picture
     for panel, (name, levels) in zip(axes, shown, strict=False):
         _factor_panel(panel, records, summary, name, list(levels), jitter)
-    _latency_panel(axes[-1], records, list(summary.arms), jitter)
+    _latency_panel(axes[-1], records, list(summary.arms), jitter, simulated=summary.simulated)
     figure.suptitle(_plain(f"Study {title}"), fontsize=11)
     figure.tight_layout()
     return figure
@@ -128,7 +128,12 @@ def _factor_panel(
 
 
 def _latency_panel(
-    axes: Axes, records: Sequence[Mapping[str, Any]], arms: list[str], jitter: random.Random
+    axes: Axes,
+    records: Sequence[Mapping[str, Any]],
+    arms: list[str],
+    jitter: random.Random,
+    *,
+    simulated: bool,
 ) -> None:
     """Every completed video as a dot, and each arm's median as a bar."""
     for i, arm in enumerate(arms):
@@ -148,5 +153,6 @@ def _latency_panel(
         fontsize=8,
     )
     axes.set_xlim(-0.5, len(arms) - 0.5)
-    axes.set_ylabel("seconds to finished video")
-    axes.set_title("Latency per arm (bar: median)", fontsize=10)
+    clock = " (simulated)" if simulated else ""
+    axes.set_ylabel(f"seconds of generation{clock}")
+    axes.set_title("Generation time per arm (bar: median)", fontsize=10)

@@ -12,7 +12,9 @@ The rolling window: fill the free slots with submits, then ``wait_many`` on the 
 flight. When one finishes and more are waiting to be submitted, the update hook stops the wait
 (by raising :class:`_SlotFree`) so the next submit goes out at once instead of after the
 slowest of the batch. Everything is written to the session log as it happens: ``begin``
-before the POST, the task id before any waiting, every state change, the media path.
+before the POST, the task id before any waiting, every state change, the media path. The
+study's line (:class:`luma_nb._progress.StudyProgress`, the helpers' own progress component)
+counts the videos, and in a notebook its clock ticks while the wait blocks.
 
 Two processes may run the same study at once (two kernels, ``resume_experiment`` twice). The
 session log claims each video's fixed iteration id atomically across processes, so exactly one
@@ -25,15 +27,14 @@ cannot be written after a paid POST stops the run with
 
 from __future__ import annotations
 
-import sys
-import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from luma_nb import _iteration
 from luma_nb._media_policy import fetch_refusal
+from luma_nb._progress import StudyProgress
 from luma_nb._session_errors import IterationExistsError, SessionLogWriteError
 from luma_nb.errors import (
     AuthenticationError,
@@ -46,7 +47,6 @@ from luma_nb.errors import (
 )
 from luma_nb.experiment._context import warn
 from luma_nb.models import Task
-from luma_nb.render.frontend import display_html, html_object, in_notebook
 
 if TYPE_CHECKING:
     from luma_nb.client import Client
@@ -83,49 +83,6 @@ class RunReport:
     max_in_flight: int = 0
 
 
-class _Progress:
-    """One line that says how far the study is (updated in place in a notebook)."""
-
-    def __init__(self, label: str, total: int, done: int) -> None:
-        self._label = label
-        self._total = total
-        self._done = done
-        self._running = 0
-        self._failed = 0
-        self._started = time.monotonic()
-        self._handle: Any = None
-        if in_notebook():
-            self._handle = display_html(self._html(), display_id=True)
-
-    def update(self, *, done: int = 0, failed: int = 0, running: int | None = None) -> None:
-        self._done += done
-        self._failed += failed
-        if running is not None:
-            self._running = running
-        if self._handle is not None:
-            self._handle.update(html_object(self._html()))
-
-    def text(self) -> str:
-        return (
-            f"{self._label}: {self._done} of {self._total} videos finished"
-            f" · {self._running} running"
-            + (f" · {self._failed} failed" if self._failed else "")
-            + f" · {time.monotonic() - self._started:.1f} s"
-        )
-
-    def _html(self) -> str:
-        import html
-
-        return (
-            '<div class="luma-nb-status" style="font-family:sans-serif;font-size:13px">'
-            f"&#9679; {html.escape(self.text())}</div>"
-        )
-
-    def close(self) -> None:
-        if self._handle is None:
-            print(f"[luma_nb] {self.text()}", file=sys.stderr)
-
-
 def run(
     plan: Plan,
     log: SessionLog,
@@ -155,7 +112,7 @@ def run(
     in_flight: dict[str, str] = dict(attached or {})
     report = RunReport()
     total = already_done + len(queue) + len(in_flight)
-    progress = _Progress(f"experiment {plan.experiment}", total, already_done)
+    progress = StudyProgress(f"experiment {plan.experiment}", total, already_done)
     finished: list[Task] = []  # terminal tasks seen by the hook during one wait
 
     def hook(task: Task) -> None:
@@ -206,7 +163,7 @@ def _fill(
     queue: deque[Unit],
     in_flight: dict[str, str],
     report: RunReport,
-    progress: _Progress,
+    progress: StudyProgress,
 ) -> None:
     """Submit from the queue until every slot is taken (or a submit stops the study)."""
     while queue and len(in_flight) < plan.concurrency:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from luma_nb._durations import duration_text, is_simulated
 from luma_nb._html import esc
 from luma_nb.errors import ValidationError
 from luma_nb.experiment import _stats
@@ -46,7 +47,8 @@ class ArmSummary:
         ``completed / (completed + failed)``: the share of videos whose fate is known that
         succeeded (running ones are left out rather than counted as failures).
     median_latency : float or None
-        Median seconds from submit to finished video (the log's ``elapsed``), completed only.
+        Median generation time of the completed videos, in seconds (the log's ``elapsed``:
+        simulated seconds on the simulator, see :attr:`ExperimentSummary.simulated`).
     rated : int
         Videos with a rating.
     mean_rating, ci_low, ci_high : float or None
@@ -95,6 +97,8 @@ class ExperimentSummary:
     (:class:`ArmSummary`; an enhancement study's ``summary.on``, ``summary.off`` and
     ``summary.paired``), and ``summary.metrics[column][factor]`` for every numeric
     ``metric_<name>`` column the videos have. :meth:`to_dataframe` gives one row per arm.
+    ``simulated``: the generation times are on the simulator's sped-up clock (its videos were
+    made there), and read "(simulated)".
     """
 
     experiment: str
@@ -104,6 +108,7 @@ class ExperimentSummary:
     level: float
     #: Per ``metric_<name>`` column, per factor, its effect on that measurement.
     metrics: Mapping[str, Mapping[str, Effect]]
+    simulated: bool = False
 
     @property
     def on(self) -> ArmSummary:
@@ -149,13 +154,18 @@ class ExperimentSummary:
                 rating = f"mean rating {arm.mean_rating:.2f}{_ci_text(arm)} (n={arm.rated})"
             lines.append(
                 f"  {arm.arm}: {arm.completed}/{arm.planned} completed, "
-                f"success {_pct(arm.success_rate)}, median latency "
-                f"{_num(arm.median_latency, ' s')}, {rating}, echoed prompt changed "
+                f"success {_pct(arm.success_rate)}, median generation time "
+                f"{self._latency(arm)}, {rating}, echoed prompt changed "
                 f"{_pct(arm.prompt_changed_rate)}"
             )
         for effects in self.metrics.values():
             lines.extend(f"  {effect.sentence()}" for effect in effects.values())
         return "\n".join(lines)
+
+    def _latency(self, arm: ArmSummary) -> str:
+        if arm.median_latency is None:
+            return "n/a"
+        return duration_text(arm.median_latency, simulated=self.simulated)
 
     def __repr__(self) -> str:
         return self.text()
@@ -186,7 +196,7 @@ def _arms_table(summary: ExperimentSummary) -> str:
         ("Outcome unknown", lambda a: str(a.unresolved)),
         ("Not submitted", lambda a: str(a.not_submitted)),
         ("Success rate", lambda a: _pct(a.success_rate)),
-        ("Median latency", lambda a: _num(a.median_latency, " s")),
+        ("Median generation time", summary._latency),
         ("Rated", lambda a: str(a.rated)),
         ("Mean rating", lambda a: _num(a.mean_rating)),
         (f"{level} CI (t)", _ci_html),
@@ -315,6 +325,11 @@ def summarise(
         factors=ratings,
         level=level,
         metrics=metrics,
+        simulated=any(
+            is_simulated(record.get("backend"))
+            for record in records
+            if record.get("elapsed") is not None
+        ),
     )
 
 
