@@ -97,7 +97,7 @@ async def test_an_invalid_form_disables_generate_and_says_why(rig: Rig) -> None:
 def test_aspect_ratio_offers_the_seven_values(rig: Rig) -> None:
     panel = Panel(rig.sync_client(), rig.log)
     values = [value for _, value in panel.aspect_ratio.options]
-    assert values[:7] == list(luma_nb.ASPECT_RATIOS) and values[7:] == [""]
+    assert values[:7] == list(luma_nb.models.ASPECT_RATIOS) and values[7:] == [""]
     panel.action.value = "extend"
     assert panel.aspect_ratio.value == ""  # an extend keeps the original's by default
     panel.action.value = "generate"

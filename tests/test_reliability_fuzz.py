@@ -388,7 +388,7 @@ GOOD_URL = st.sampled_from(
     ["https://cdn.test/a.png", "http://[::1]:8080/x", "https://h.test/\u00e9"]
 )
 GOOD: dict[str, st.SearchStrategy[Any]] = {
-    "aspect_ratio": st.sampled_from(luma_nb.ASPECT_RATIOS),
+    "aspect_ratio": st.sampled_from(luma_nb.models.ASPECT_RATIOS),
     "loop": st.booleans(),
     "enhancement": st.booleans(),
     "start_image_url": GOOD_URL,

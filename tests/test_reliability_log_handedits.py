@@ -211,7 +211,7 @@ def _read_everything(path: Path, client: luma_nb.Client) -> None:
     except ValidationError:
         return  # a plan (or rows) edited beyond recognition: said so, clearly
     records = study.records()
-    assert len(records) == len(study.plan.order)
+    assert len(records) == len(study.plan().order)
     study.to_dataframe()
     study.counts()
     study.unresolved()
@@ -352,9 +352,9 @@ def test_a_plan_of_nonsense_is_a_clear_error(base: list[dict[str, Any]], tmp_pat
     plan["concurrency"] = -3
     plan["t"] = float("inf")
     study = Experiment.load(_write(tmp_path, events), EXPERIMENT)
-    assert set(study.plan.shown_first) == {1, 2}
-    assert set(study.plan.shown_first.values()) <= {"on", "off"}
-    assert study.concurrency == 1 and study.plan.created_at == 0.0
+    assert set(study.plan().shown_first) == {1, 2}
+    assert set(study.plan().shown_first.values()) <= {"on", "off"}
+    assert study.concurrency == 1 and study.plan().created_at == 0.0
 
 
 def test_rows_without_a_plan_with_odd_tags_still_pair(tmp_path: Path) -> None:

@@ -1,25 +1,39 @@
-"""The study's figure: ratings per arm (pairs joined) and latency per arm.
+"""The study's figure: the ratings by each factor's levels, and the generation time of each arm.
 
-matplotlib is optional (the ``research`` extra) and imported only here, on first use.
+One panel per factor (up to :data:`MAX_FACTOR_PANELS`): each unit's ratings at each level
+joined by a line, so the blocked design is visible, and each level's mean with its
+t-interval; then a panel of generation time per arm. matplotlib is optional (the ``research``
+extra) and imported only here, on first use.
 """
 
 from __future__ import annotations
 
 import random
+import statistics
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from luma_nb.errors import ConfigError
+from luma_nb.experiment import _stats
+from luma_nb.experiment._effects import PairedComparison, numeric
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from luma_nb.experiment._summary import ExperimentSummary
 
-__all__ = ["plot_experiment"]
+__all__ = ["MAX_FACTOR_PANELS", "plot_experiment"]
 
-_ARMS = ("off", "on")  # off on the left: "before" and "after" enhancement
-_COLOURS = {"on": "#7c3aed", "off": "#6b7280"}
+#: The most factors drawn (each its own panel); the summary has them all.
+MAX_FACTOR_PANELS = 4
+_PALETTE = ("#7c3aed", "#6b7280", "#0891b2", "#ea580c", "#16a34a", "#db2777")
+_SCALE = (1.0, 5.0)
+
+
+def _plain(text: str) -> str:
+    """Text as matplotlib should print it: a "$" in a label (a user's) is not mathtext."""
+    return text.replace("$", r"\$")
 
 
 def _pyplot() -> Any:
@@ -33,71 +47,112 @@ def _pyplot() -> Any:
 
 
 def plot_experiment(
-    records: Sequence[Mapping[str, Any]], summary: ExperimentSummary, *, title: str
+    records: Sequence[Mapping[str, Any]],
+    summary: ExperimentSummary,
+    factors: Mapping[str, Sequence[str]],
+    *,
+    title: str,
 ) -> Figure:
     """Draw the figure and return it (closed in pyplot, so it shows once: when returned)."""
     plt = _pyplot()
+    shown = list(factors.items())[:MAX_FACTOR_PANELS]
     figure: Figure
-    figure, (ratings_axes, latency_axes) = plt.subplots(1, 2, figsize=(9, 3.6))
+    figure, axes = plt.subplots(1, len(shown) + 1, figsize=(4.5 * (len(shown) + 1), 3.6))
     # Only the figure object is handed back: pyplot must not keep (and re-show) it.
     plt.close(figure)
     jitter = random.Random(0)  # seeded: the same study always draws the same picture
+    for panel, (name, levels) in zip(axes, shown, strict=False):
+        _factor_panel(panel, records, summary, name, list(levels), jitter)
+    _latency_panel(axes[-1], records, list(summary.arms), jitter, simulated=summary.simulated)
+    figure.suptitle(_plain(f"Study {title}"), fontsize=11)
+    figure.tight_layout()
+    return figure
 
-    # Ratings: one line per pair, so the paired design is visible, then each arm's mean with
-    # its t-interval.
-    by_pair: dict[Any, dict[str, float]] = {}
+
+def _factor_panel(
+    axes: Axes,
+    records: Sequence[Mapping[str, Any]],
+    summary: ExperimentSummary,
+    name: str,
+    levels: list[str],
+    jitter: random.Random,
+) -> None:
+    column = f"level_{name}"
+    effect = summary.factors.get(name)
+    key = "prompt_index" if effect is None or effect.unit == "prompt" else "pair"
+    # One line per unit across the levels (its mean rating at each), then each level's mean.
+    by_unit: dict[Any, dict[str, list[float]]] = {}
     for record in records:
-        if record["rating"] is not None:
-            by_pair.setdefault(record["pair"], {})[record["arm"]] = float(record["rating"])
-    for ratings in by_pair.values():
-        xs = [i for i, arm in enumerate(_ARMS) if arm in ratings]
-        ys = [ratings[_ARMS[i]] + jitter.uniform(-0.06, 0.06) for i in xs]
-        ratings_axes.plot(xs, ys, "-o", color="#9ca3af", alpha=0.6, markersize=4, linewidth=1)
-    for i, arm in enumerate(_ARMS):
-        stats = summary.arms.get(arm)
-        if stats is None or stats.mean_rating is None:
+        rating = numeric(record.get("rating"))
+        if rating is not None and record.get(column) in levels:
+            by_unit.setdefault(record[key], {}).setdefault(record[column], []).append(rating)
+    for unit in by_unit.values():
+        xs = [i for i, label in enumerate(levels) if label in unit]
+        ys = [statistics.fmean(unit[levels[i]]) + jitter.uniform(-0.06, 0.06) for i in xs]
+        axes.plot(xs, ys, "-o", color="#9ca3af", alpha=0.6, markersize=4, linewidth=1)
+    drawn = False
+    for i, label in enumerate(levels):
+        ratings = [
+            r
+            for record in records
+            if record.get(column) == label and (r := numeric(record.get("rating"))) is not None
+        ]
+        if not ratings:
             continue
-        low = stats.ci_low if stats.ci_low is not None else stats.mean_rating
-        high = stats.ci_high if stats.ci_high is not None else stats.mean_rating
-        ratings_axes.errorbar(
-            [i + (0.2 if arm == "on" else -0.2)],  # beside the pairs' dots, outwards
-            [stats.mean_rating],
-            yerr=[[stats.mean_rating - low], [high - stats.mean_rating]],
+        mean = statistics.fmean(ratings)
+        interval = _stats.t_interval(ratings, summary.level, bounds=_SCALE) or (mean, mean)
+        axes.errorbar(
+            [i + 0.2],  # beside the units' dots
+            [mean],
+            yerr=[[mean - interval[0]], [interval[1] - mean]],
             fmt="D",
-            color=_COLOURS[arm],
+            color=_PALETTE[i % len(_PALETTE)],
             capsize=4,
-            label=f"{arm}: mean {stats.mean_rating:.2f}",
+            label=_plain(f"{label}: mean {mean:.2f}"),
         )
-    ratings_axes.set_xticks(range(len(_ARMS)), [f"enhancement {arm}" for arm in _ARMS])
-    ratings_axes.set_xlim(-0.5, len(_ARMS) - 0.5)
-    ratings_axes.set_ylim(0.5, 5.5)
-    ratings_axes.set_ylabel("rating (1-5)")
-    paired = summary.paired
-    ratings_axes.set_title(
-        f"Ratings ({summary.level:.0%} t-interval); sign test by {paired.unit}, "
-        f"p = {paired.p_value:.3g}",
-        fontsize=10,
-    )
-    if any(s.mean_rating is not None for s in summary.arms.values()):
-        ratings_axes.legend(fontsize=8, loc="lower right")
+        drawn = True
+    axes.set_xticks(range(len(levels)), [_plain(label) for label in levels])
+    axes.set_xlim(-0.5, len(levels) - 0.5)
+    axes.set_ylim(0.5, 5.5)
+    axes.set_xlabel(_plain(name))
+    axes.set_ylabel("rating (1-5)")
+    if isinstance(effect, PairedComparison):
+        test = f"sign test by {effect.unit}, p = {effect.p_value:.3g}"
+    elif effect is not None:
+        test = f"Friedman by {effect.unit}, p = {effect.p_value:.3g}"
+    else:
+        test = ""
+    axes.set_title(_plain(f"{name} ({summary.level:.0%} t-interval); {test}"), fontsize=10)
+    if drawn:
+        axes.legend(fontsize=8, loc="lower right")
 
-    # Latency: every completed video as a dot, and the median as a bar.
-    for i, arm in enumerate(_ARMS):
+
+def _latency_panel(
+    axes: Axes,
+    records: Sequence[Mapping[str, Any]],
+    arms: list[str],
+    jitter: random.Random,
+    *,
+    simulated: bool,
+) -> None:
+    """Every completed video as a dot, and each arm's median as a bar."""
+    for i, arm in enumerate(arms):
         latencies = [
             float(r["elapsed"])
             for r in records
-            if r["arm"] == arm and r["state"] == "completed" and r["elapsed"] is not None
+            if r["arm"] == arm and r["state"] == "completed" and numeric(r["elapsed"]) is not None
         ]
         spread = [i + jitter.uniform(-0.12, 0.12) for _ in latencies]
-        latency_axes.scatter(spread, latencies, color=_COLOURS[arm], alpha=0.7, s=18)
-        stats = summary.arms.get(arm)
-        if stats is not None and stats.median_latency is not None:
-            latency_axes.hlines(stats.median_latency, i - 0.25, i + 0.25, color="black")
-    latency_axes.set_xticks(range(len(_ARMS)), [f"enhancement {arm}" for arm in _ARMS])
-    latency_axes.set_xlim(-0.5, len(_ARMS) - 0.5)
-    clock = " (simulated)" if summary.simulated else ""
-    latency_axes.set_ylabel(f"seconds of generation{clock}")
-    latency_axes.set_title("Generation time (bar: median)", fontsize=10)
-    figure.suptitle(f"Enhancement study {title}", fontsize=11)
-    figure.tight_layout()
-    return figure
+        axes.scatter(spread, latencies, color=_PALETTE[i % len(_PALETTE)], alpha=0.7, s=18)
+        if latencies:
+            axes.hlines(statistics.median(latencies), i - 0.25, i + 0.25, color="black")
+    axes.set_xticks(
+        range(len(arms)),
+        [_plain(arm) for arm in arms],
+        rotation=30 if len(arms) > 3 else 0,
+        fontsize=8,
+    )
+    axes.set_xlim(-0.5, len(arms) - 0.5)
+    clock = " (simulated)" if simulated else ""
+    axes.set_ylabel(f"seconds of generation{clock}")
+    axes.set_title("Generation time per arm (bar: median)", fontsize=10)

@@ -28,7 +28,7 @@ cannot be written after a paid POST stops the run with
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,6 +45,7 @@ from luma_nb.errors import (
     ValidationError,
     WaitTimeoutError,
 )
+from luma_nb.experiment._context import warn
 from luma_nb.models import Task
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
     from luma_nb.experiment._plan import Plan, Unit
     from luma_nb.session_log import SessionLog
 
-__all__ = ["RunReport", "run"]
+__all__ = ["RunReport", "run", "warn_about"]
 
 # Errors that no other submit of the study would escape: stop submitting (the videos already
 # in flight are still waited for) and let the caller know. A keyframe is a common parameter:
@@ -173,7 +174,7 @@ def _fill(
                 request,
                 backend=client.backend,
                 experiment=plan.experiment,
-                arm=unit.arm,
+                arm=plan.arm(unit.arm).name,
                 tags=unit.tags(),
                 iteration=unit.iteration(plan.experiment),
             )
@@ -224,3 +225,40 @@ def download(log: SessionLog, client: Client, iteration: str, url: str, report: 
         log.media(iteration, client.download(url))
     except LumaError as exc:
         report.download_errors[iteration] = exc
+
+
+def warn_about(experiment: str, report: RunReport, not_submitted: Callable[[], int]) -> None:
+    """Warn (:class:`ExperimentWarning`) about whatever in ``report`` did not go to plan."""
+    failed = {it: exc for it, exc in report.submit_errors.items() if exc is not report.stopped_by}
+    if failed:
+        warn(
+            f"{len(failed)} video(s) could not be submitted (logged, not retried): "
+            + "; ".join(f"{it}: {type(exc).__name__}: {exc}" for it, exc in failed.items())
+        )
+    if report.stopped_by is not None:
+        waiting = not_submitted()
+        warn(
+            f"experiment {experiment} stopped submitting: {type(report.stopped_by).__name__}: "
+            f"{report.stopped_by}. {waiting} video(s) not submitted; fix the cause, then "
+            "call study.run()."
+        )
+    if report.timed_out is not None:
+        warn(
+            f"experiment {experiment}: gave up waiting ({report.timed_out}); the videos still "
+            "running are in the log: study.run() (or resume_experiment("
+            f"{experiment!r}) after a restart) re-attaches to them."
+        )
+    if report.claimed_elsewhere:
+        warn(
+            f"{len(report.claimed_elsewhere)} video(s) of experiment {experiment} were begun by "
+            "another process at the same moment (another kernel, or resume_experiment run "
+            "twice), so they were not submitted here: "
+            + ", ".join(report.claimed_elsewhere)
+            + ". study.run() later re-attaches to them."
+        )
+    if report.download_errors:
+        warn(
+            f"{len(report.download_errors)} finished video(s) could not be saved locally "
+            "(the log keeps their URLs): "
+            + "; ".join(f"{it}: {exc}" for it, exc in report.download_errors.items())
+        )

@@ -1,14 +1,13 @@
-"""The numbers of a study: per arm, and a paired comparison of the ratings.
+"""The numbers of a study: a verdict per factor, then the numbers per arm.
 
 Built from the tidy records of :meth:`Experiment.records` with plain Python (pandas is needed
-only for :meth:`ExperimentSummary.to_dataframe`). See :mod:`luma_nb.experiment._stats` for why
-a t-interval and a sign test.
+only for :meth:`ExperimentSummary.to_dataframe`). The per-factor analysis is
+:mod:`luma_nb.experiment._effects`; :mod:`luma_nb.experiment._stats` says why a t-interval,
+a sign test and the Friedman test.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
@@ -17,14 +16,17 @@ from luma_nb._durations import duration_text, is_simulated
 from luma_nb._html import esc
 from luma_nb.errors import ValidationError
 from luma_nb.experiment import _stats
+from luma_nb.experiment._effects import Effect, PairedComparison, compare, numeric
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["ArmSummary", "ExperimentSummary", "PairedComparison", "summarise"]
+__all__ = ["ArmSummary", "ExperimentSummary", "summarise"]
 
 #: Star ratings live on this scale; the mean's interval is clipped to it.
 RATING_SCALE = (1.0, 5.0)
+# A difference of two ratings lives here; its mean's interval is clipped to it.
+_DIFFERENCE_SCALE = (-4.0, 4.0)
 _RUNNING = frozenset({"queued", "pending", "processing", "unknown"})
 _UNRESOLVED = frozenset({"outcome_unknown", "submitting"})
 
@@ -36,7 +38,8 @@ class ArmSummary:
     Attributes
     ----------
     arm : str
-        ``"on"`` (enhancement on) or ``"off"``.
+        The arm's name: ``"on"``/``"off"`` in a one-factor study of a switch,
+        ``"enhancement=on, loop=off"`` with more factors.
     planned, completed, failed, running, unresolved, not_submitted : int
         Videos planned, and how they stand. ``unresolved``: the submit's outcome is unknown
         (it may have been billed) — check before resubmitting by hand.
@@ -84,66 +87,55 @@ class ArmSummary:
 
 
 @dataclass(frozen=True)
-class PairedComparison:
-    """The paired comparison of ratings: an exact two-sided sign test.
-
-    Why a sign test: star ratings are ordinal (the step from 4 to 5 need not equal the step
-    from 1 to 2) and small studies have many ties, so only the direction of each paired
-    difference is trusted. The Wilcoxon signed-rank test would also rank the sizes of the
-    differences, which assumes they are comparable on an interval scale, and it handles the
-    many zero and tied differences only by approximations. The sign test assumes nothing but
-    independent units, and its p-value is exact for any ``n`` (at the cost of some power).
-
-    Attributes
-    ----------
-    unit : {"prompt", "pair"}
-        What was compared. ``"prompt"`` averages each arm's ratings over a prompt's repeats
-        first, so every unit is independent; ``"pair"`` compares each repeat on its own.
-    units : int
-        Units with a rating in both arms.
-    on_better, off_better, ties : int
-        How many units favour each arm, or neither (ties are dropped from the test).
-    p_value : float
-        Two-sided exact binomial p-value (1.0 when no untied unit exists).
-    median_difference : float or None
-        Median of ``rating(on) - rating(off)`` over the units.
-    """
-
-    unit: str
-    units: int
-    on_better: int
-    off_better: int
-    ties: int
-    p_value: float
-    median_difference: float | None
-    test: str = "sign test (exact, two-sided)"
-
-
-@dataclass(frozen=True)
 class ExperimentSummary:
-    """Per-arm numbers and the paired comparison of a study (see :meth:`Experiment.summary`).
+    """A study's verdict per factor, then its numbers per arm (see :meth:`Experiment.summary`).
 
-    Shows as a table in a notebook; the numbers are attributes (``summary.on.mean_rating``,
-    ``summary.paired.p_value``), and :meth:`to_dataframe` gives one row per arm.
+    Shows as a table in a notebook, led by one sentence per factor (effect, interval, p, n).
+    The numbers are attributes: ``summary.factors["loop"]`` (a
+    :class:`~luma_nb.experiment.PairedComparison` or
+    :class:`~luma_nb.experiment.FriedmanTest`), ``summary.arms[name]``
+    (:class:`ArmSummary`; an enhancement study's ``summary.on``, ``summary.off`` and
+    ``summary.paired``), and ``summary.metrics[column][factor]`` for every numeric
+    ``metric_<name>`` column the videos have. :meth:`to_dataframe` gives one row per arm.
     ``simulated``: the generation times are on the simulator's sped-up clock (its videos were
     made there), and read "(simulated)".
     """
 
     experiment: str
     arms: Mapping[str, ArmSummary]
-    paired: PairedComparison
+    #: Per factor, its effect on the ratings.
+    factors: Mapping[str, Effect]
     level: float
+    #: Per ``metric_<name>`` column, per factor, its effect on that measurement.
+    metrics: Mapping[str, Mapping[str, Effect]]
     simulated: bool = False
 
     @property
     def on(self) -> ArmSummary:
-        """The enhancement-on arm."""
+        """The enhancement-on arm (of a study whose arms are ``on`` and ``off``)."""
         return self.arms["on"]
 
     @property
     def off(self) -> ArmSummary:
         """The enhancement-off arm."""
         return self.arms["off"]
+
+    @property
+    def paired(self) -> PairedComparison:
+        """The paired comparison of the first factor, when it has two levels (an enhancement
+        study's on vs off); a factor of more levels is in :attr:`factors`."""
+        effect = next(iter(self.factors.values()))
+        if not isinstance(effect, PairedComparison):
+            raise ValidationError(
+                f"factor {effect.factor!r} has {len(effect.levels)} levels, so it has no "
+                "paired comparison; see summary.factors",
+                field="factor",
+            )
+        return effect
+
+    def verdicts(self) -> list[str]:
+        """One sentence per factor about the ratings: effect, interval, p and n."""
+        return [effect.sentence() for effect in self.factors.values()]
 
     def to_dataframe(self) -> pandas.DataFrame:
         """One row per arm, the :class:`ArmSummary` fields as columns (needs pandas)."""
@@ -153,19 +145,21 @@ class ExperimentSummary:
         return pd.DataFrame([asdict(arm) for arm in self.arms.values()]).set_index("arm")
 
     def text(self) -> str:
-        """The summary as plain text."""
-        lines = [f"Enhancement study {self.experiment}"]
+        """The summary as plain text: the verdicts, then each arm."""
+        lines = [f"Study {self.experiment}"]
+        lines.extend(f"  {sentence}" for sentence in self.verdicts())
         for arm in self.arms.values():
             rating = "no ratings"
             if arm.mean_rating is not None:
                 rating = f"mean rating {arm.mean_rating:.2f}{_ci_text(arm)} (n={arm.rated})"
             lines.append(
-                f"  {arm.arm:>3}: {arm.completed}/{arm.planned} completed, "
+                f"  {arm.arm}: {arm.completed}/{arm.planned} completed, "
                 f"success {_pct(arm.success_rate)}, median generation time "
                 f"{self._latency(arm)}, {rating}, echoed prompt changed "
                 f"{_pct(arm.prompt_changed_rate)}"
             )
-        lines.append("  " + _paired_text(self.paired))
+        for effects in self.metrics.values():
+            lines.extend(f"  {effect.sentence()}" for effect in effects.values())
         return "\n".join(lines)
 
     def _latency(self, arm: ArmSummary) -> str:
@@ -180,38 +174,78 @@ class ExperimentSummary:
         printer.text(self.text())
 
     def _repr_html_(self) -> str:
-        level = f"{self.level:.0%}"
-        rows: list[tuple[str, Callable[[ArmSummary], str]]] = [
-            ("Videos planned", lambda a: str(a.planned)),
-            ("Completed", lambda a: str(a.completed)),
-            ("Failed", lambda a: str(a.failed)),
-            ("Running", lambda a: str(a.running)),
-            ("Outcome unknown", lambda a: str(a.unresolved)),
-            ("Not submitted", lambda a: str(a.not_submitted)),
-            ("Success rate", lambda a: _pct(a.success_rate)),
-            ("Median generation time", self._latency),
-            ("Rated", lambda a: str(a.rated)),
-            ("Mean rating", lambda a: _num(a.mean_rating)),
-            (f"{level} CI (t)", lambda a: _ci_html(a)),
-            ("Echoed prompt changed", lambda a: _pct(a.prompt_changed_rate)),
-            ("Median edit distance", lambda a: _num(a.median_edit_distance, " chars", 0)),
-            ("Mean edit ratio", lambda a: _num(a.mean_edit_ratio)),
-        ]
-        arms = list(self.arms.values())
-        head = "".join(f"<th>enhancement {esc(a.arm)}</th>" for a in arms)
-        body = "".join(
-            f"<tr><th>{esc(name)}</th>"
-            + "".join(f"<td>{esc(cell(a))}</td>" for a in arms)
-            + "</tr>"
-            for name, cell in rows
-        )
+        verdicts = "".join(f"<li>{esc(sentence)}</li>" for sentence in self.verdicts())
+        metrics = [e for effects in self.metrics.values() for e in effects.values()]
         return (
             '<div class="luma-nb-summary" style="font-family:sans-serif;font-size:13px">'
-            f"<b>Enhancement study {esc(self.experiment)}</b>"
-            f'<table class="luma-nb-summary-table"><thead><tr><th></th>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>"
-            f"<p>{esc(_paired_text(self.paired))}</p></div>"
+            f"<b>Study {esc(self.experiment)}</b>"
+            f'<ul class="luma-nb-verdicts">{verdicts}</ul>'
+            f"{_effects_table(list(self.factors.values()), 'Ratings by factor')}"
+            f"{_arms_table(self)}"
+            f"{_effects_table(metrics, 'Measurements by factor') if metrics else ''}</div>"
         )
+
+
+def _arms_table(summary: ExperimentSummary) -> str:
+    level = f"{summary.level:.0%}"
+    rows: list[tuple[str, Callable[[ArmSummary], str]]] = [
+        ("Videos planned", lambda a: str(a.planned)),
+        ("Completed", lambda a: str(a.completed)),
+        ("Failed", lambda a: str(a.failed)),
+        ("Running", lambda a: str(a.running)),
+        ("Outcome unknown", lambda a: str(a.unresolved)),
+        ("Not submitted", lambda a: str(a.not_submitted)),
+        ("Success rate", lambda a: _pct(a.success_rate)),
+        ("Median generation time", summary._latency),
+        ("Rated", lambda a: str(a.rated)),
+        ("Mean rating", lambda a: _num(a.mean_rating)),
+        (f"{level} CI (t)", _ci_html),
+        ("Echoed prompt changed", lambda a: _pct(a.prompt_changed_rate)),
+        ("Median edit distance", lambda a: _num(a.median_edit_distance, " chars", 0)),
+        ("Mean edit ratio", lambda a: _num(a.mean_edit_ratio)),
+    ]
+    arms = list(summary.arms.values())
+    head = "".join(f"<th>{esc(a.arm)}</th>" for a in arms)
+    body = ""
+    for name, cell in rows:
+        cells = [cell(a) for a in arms]
+        # A row that says nothing (0 everywhere, or n/a everywhere) is left out.
+        if name != "Videos planned" and all(c == "0" or c.startswith("n/a") for c in cells):
+            continue
+        body += f"<tr><th>{esc(name)}</th>" + "".join(f"<td>{esc(c)}</td>" for c in cells)
+        body += "</tr>"
+    return (
+        f'<table class="luma-nb-summary-table"><thead><tr><th>arm</th>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
+
+
+def _effects_table(effects: Sequence[Effect], title: str) -> str:
+    if not effects:
+        return ""
+    rows = ""
+    for effect in effects:
+        if isinstance(effect, PairedComparison):
+            first, second = effect.levels
+            size = (
+                "n/a"
+                if effect.mean_difference is None
+                else f"{first} - {second} = {effect.mean_difference:+.3g}"
+            )
+            interval = effect.interval_text()
+        else:
+            size = ", ".join(f"{label} {_num(mean)}" for label, mean in effect.means.items())
+            interval = "n/a" if effect.statistic is None else f"chi-square {effect.statistic:.2f}"
+        rows += (
+            f"<tr><td>{esc(effect.factor)}</td><td>{esc(effect.outcome)}</td>"
+            f"<td>{esc(size)}</td><td>{esc(interval)}</td><td>{effect.p_value:.4g}</td>"
+            f"<td>{effect.units}</td><td>{esc(effect.test)}</td></tr>"
+        )
+    return (
+        f'<table class="luma-nb-effects"><caption>{esc(title)}</caption><thead><tr>'
+        "<th>factor</th><th>outcome</th><th>effect</th><th>interval</th><th>p</th><th>n</th>"
+        f"<th>test</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _pct(value: float | None) -> str:
@@ -225,28 +259,17 @@ def _num(value: float | None, unit: str = "", digits: int = 2) -> str:
 def _ci_text(arm: ArmSummary) -> str:
     if arm.ci_low is None or arm.ci_high is None:
         return ""
+    if arm.ci_low == arm.ci_high:
+        return f", no spread (all {arm.rated} ratings equal)"
     return f", {arm.level:.0%} CI {arm.ci_low:.2f} to {arm.ci_high:.2f}"
 
 
 def _ci_html(arm: ArmSummary) -> str:
     if arm.ci_low is None or arm.ci_high is None:
         return "n/a (needs 2 ratings)"
+    if arm.ci_low == arm.ci_high:
+        return f"no spread (all {arm.rated} ratings {arm.ci_low:g})"
     return f"{arm.ci_low:.2f} to {arm.ci_high:.2f}"
-
-
-def _paired_text(paired: PairedComparison) -> str:
-    if paired.units == 0:
-        return (
-            f"Paired comparison ({paired.test}, by {paired.unit}): no {paired.unit} is rated "
-            "in both arms yet."
-        )
-    difference = _num(paired.median_difference)
-    return (
-        f"Paired comparison ({paired.test}, by {paired.unit}): {paired.units} rated in both "
-        f"arms — on better in {paired.on_better}, off better in {paired.off_better}, "
-        f"ties {paired.ties}; median difference (on - off) {difference}; "
-        f"p = {paired.p_value:.4g}."
-    )
 
 
 # ----------------------------------------------------------------------------- building
@@ -256,10 +279,15 @@ def summarise(
     experiment: str,
     records: Sequence[Mapping[str, Any]],
     *,
+    arms: Sequence[str],
+    factors: Sequence[tuple[str, Sequence[str]]],
     level: float = 0.95,
     paired_by: str = "prompt",
 ) -> ExperimentSummary:
-    """Summarise tidy records (one per planned video, see :meth:`Experiment.records`)."""
+    """Summarise tidy records (one per planned video, see :meth:`Experiment.records`).
+
+    ``arms`` are the arm names in order; ``factors`` each factor's name and level labels.
+    """
     if not isinstance(level, float) or not 0.0 < level < 1.0:
         raise ValidationError(
             f"level must be a number between 0 and 1, not {level!r}", field="level"
@@ -268,15 +296,35 @@ def summarise(
         raise ValidationError(
             f"paired_by must be 'prompt' or 'pair', not {paired_by!r}", field="paired_by"
         )
-    by_arm: dict[str, list[Mapping[str, Any]]] = {"on": [], "off": []}
+    by_arm: dict[str, list[Mapping[str, Any]]] = {arm: [] for arm in arms}
     for record in records:
         by_arm.setdefault(str(record["arm"]), []).append(record)
-    arms = {arm: _arm(arm, rows, level) for arm, rows in by_arm.items()}
+    options: dict[str, Any] = {"paired_by": paired_by, "level": level}
+    ratings = {
+        name: compare(records, name, labels, bounds=_DIFFERENCE_SCALE, **options)
+        for name, labels in factors
+    }
+    columns = sorted(
+        {
+            key
+            for record in records
+            for key, value in record.items()
+            if key.startswith("metric_") and numeric(value) is not None
+        }
+    )
+    metrics = {
+        column: {
+            name: compare(records, name, labels, outcome=column, **options)
+            for name, labels in factors
+        }
+        for column in columns
+    }
     return ExperimentSummary(
         experiment=experiment,
-        arms=arms,
-        paired=_paired(records, paired_by),
+        arms={arm: _arm(arm, rows, level) for arm, rows in by_arm.items()},
+        factors=ratings,
         level=level,
+        metrics=metrics,
         simulated=any(
             is_simulated(record.get("backend"))
             for record in records
@@ -315,30 +363,6 @@ def _arm(arm: str, rows: Sequence[Mapping[str, Any]], level: float) -> ArmSummar
         ),
         median_edit_distance=_stats.median([float(row["edit_distance"]) for row in echoed]),
         mean_edit_ratio=_stats.mean([float(row["edit_ratio"]) for row in echoed]),
-    )
-
-
-def _paired(records: Sequence[Mapping[str, Any]], paired_by: str) -> PairedComparison:
-    key = "prompt_index" if paired_by == "prompt" else "pair"
-    ratings: dict[Any, dict[str, list[float]]] = defaultdict(lambda: {"on": [], "off": []})
-    for record in records:
-        if record["rating"] is not None and record["arm"] in ("on", "off"):
-            ratings[record[key]][record["arm"]].append(float(record["rating"]))
-    differences = [
-        statistics.fmean(arms["on"]) - statistics.fmean(arms["off"])
-        for arms in ratings.values()
-        if arms["on"] and arms["off"]
-    ]
-    on_better = sum(d > 0 for d in differences)
-    off_better = sum(d < 0 for d in differences)
-    return PairedComparison(
-        unit=paired_by,
-        units=len(differences),
-        on_better=on_better,
-        off_better=off_better,
-        ties=len(differences) - on_better - off_better,
-        p_value=_stats.sign_test(on_better, off_better),
-        median_difference=_stats.median(differences),
     )
 
 
