@@ -8,6 +8,7 @@ open a page per notebook and theme and check what a person sees there:
 - its layout at a 330 px and a 1600 px wide window has nothing cut (the element-box checks of
   the JupyterLab layout test, :mod:`._panel_layout`), and at 1600 px the results sit side by
   side; the quickstart's cards fit the narrow window too;
+- *Copy as code* puts exactly the code the card shows on the clipboard;
 - a wait moves: Voila shows nothing until every cell ran, so the wait people watch in a Voila
   app is a panel job's. ``voila_panel_wait.ipynb`` (beside this file) slows the simulator down
   and the test watches the job's time advance until the video arrives;
@@ -199,6 +200,23 @@ def test_panel_works_and_fits_in_voila(
     assert videos[0]["src"].startswith("data:video/mp4;base64,"), videos
     played = voila_page.play(selector)
     assert played["currentTime"] > 0 and played["error"] is None, played
+
+    # Copy as code: Voila's page reaches the clipboard too, and holds exactly the code shown.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    card = panel.locator(".luma-nb-result", has_text=PROMPT).first
+    card.locator(".luma-nb-copy button").click()
+    voila_page.wait_until(
+        "(p) => Array.from(document.querySelectorAll('.luma-nb-result'))"
+        ".filter((c) => c.textContent.includes(p))"
+        ".some((c) => c.querySelector('.luma-nb-copy button').textContent.includes('Copied'))",
+        PROMPT,
+        timeout=10,
+        what="the copy button did not say Copied",
+    )
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied == card.locator(".luma-nb-code textarea").input_value(), copied
+    assert copied.startswith("import luma_nb") or "luma_nb.generate(" in copied, copied
+    assert PROMPT in copied, copied
 
     # A phone-sized window: nothing of the panel cut.
     _fits(voila_page, 330, "330 px")
