@@ -13,7 +13,8 @@ same everywhere (what each duration means is :mod:`luma_nb._durations`):
   ticks: a small daemon thread redraws it every ``tick_seconds`` while the kernel's main
   thread is blocked in the wait (it runs in a copy of the cell's context, so the updates reach
   the cell that started it), until :meth:`~ProgressLine.finish` or
-  :meth:`~ProgressLine.close`. Outside a notebook: one short line on stderr per change.
+  :meth:`~ProgressLine.close`. Outside a cell (a terminal, or a widget's callback, whose
+  output area drops in-place updates): one short line on stderr per change.
   :class:`StatusLine` follows one task (the notebook helpers); :class:`StudyProgress` counts
   a study's videos.
 
@@ -40,7 +41,7 @@ from luma_nb._durations import (
 )
 from luma_nb._html import clean_text
 from luma_nb.models import Task, TaskState, Video
-from luma_nb.render.frontend import display_html, html_object, in_notebook
+from luma_nb.render.frontend import display_html, html_object, in_cell
 
 __all__ = [
     "ProgressLine",
@@ -161,7 +162,9 @@ class ProgressLine:
         self._shown: tuple[str, str, TaskState] = (state, detail, TaskState.QUEUED)
         self._lock = threading.Lock()
         self._stopped = threading.Event()
-        if in_notebook():
+        # In a cell the line is updated in place; elsewhere (a terminal, a widget's callback,
+        # where in-place updates are lost: see in_cell) it is printed line by line.
+        if in_cell():
             self._handle = display_html(self._html(), display_id=True)
             if tick_seconds is not None:
                 self._start_ticker(tick_seconds, sleep or self._stopped.wait)

@@ -13,7 +13,7 @@ import pytest
 
 from luma_nb import _progress
 from luma_nb._progress import StatusLine, Stopwatch, StudyProgress, time_note, time_text
-from luma_nb.models import Task, TaskState, VideoRequest
+from luma_nb.models import Task, TaskState, Video, VideoRequest
 
 
 class FakeClock:
@@ -69,7 +69,7 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> Drawn:
         drawn.add(markup)
         return Handle()
 
-    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(_progress, "in_cell", lambda: True)
     monkeypatch.setattr(_progress, "display_html", display_html)
     monkeypatch.setattr(_progress, "html_object", lambda markup: markup)
     return drawn
@@ -139,7 +139,7 @@ def test_server_text_is_escaped_in_both_views(
     line = StatusLine("a fox", clock=FakeClock(), tick_seconds=None)
     line.update(Task(id="t\u202e1<b>", state=TaskState.UNKNOWN, raw_state="\x1b[2Jdreaming"))
     assert "<b>" not in shown[-1] and "\u202e" not in shown[-1] and "\x1b" not in shown[-1]
-    monkeypatch.setattr(_progress, "in_notebook", lambda: False)
+    monkeypatch.setattr(_progress, "in_cell", lambda: False)
     plain = StatusLine("a fox", clock=FakeClock())
     plain.update(Task(id="t\u202e1", state=TaskState.UNKNOWN, raw_state="\x1b[2Jdreaming"))
     err = capsys.readouterr().err
@@ -253,3 +253,27 @@ def test_the_panels_job_row_takes_its_time_from_the_same_component() -> None:
     clock.now += 1.25
     cancelled.set_state("cancelled", "stopped")
     assert cancelled._elapsed.value == "waited 1.2 s"
+
+
+def test_in_a_widgets_callback_the_line_prints_and_the_result_is_displayed_anew(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An ipywidgets.Output drops update_display_data: nothing may rely on updating in place.
+    shown: list[object] = []
+    monkeypatch.setattr(_progress, "in_cell", lambda: False)
+    monkeypatch.setattr(
+        _progress, "display_html", lambda *a, **k: pytest.fail("no in-place line in a callback")
+    )
+    from luma_nb import display
+
+    monkeypatch.setattr(display, "in_notebook", lambda: True)
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: shown.append(obj))
+    line = _progress.StatusLine("a kite", tick_seconds=None)
+    line.update(Task(id="t1", state=TaskState.PROCESSING))
+    video = Video(task_id="t1", video_url="https://example.com/v.mp4", prompt="a kite")
+    line.finish(video)
+    err = capsys.readouterr().err
+    assert "submitting · a kite" in err and "processing · a kite" in err
+    assert len(shown) == 1 and "text/html" in shown[0]  # type: ignore[operator]

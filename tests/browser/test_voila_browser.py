@@ -289,3 +289,31 @@ def test_a_panel_job_shows_its_wait_moving_in_voila(
     played = voila_page.play('.luma-nb-results video[data-luma-test="ours"]')
     assert played["currentTime"] > 0 and played["error"] is None, played
     _check_clean(voila_page)
+
+
+def test_a_helper_called_from_a_button_shows_its_video_in_voila(
+    voila_page: Any, voila: Any, artifacts: Path
+) -> None:
+    """``luma_nb.generate`` in a button's callback, inside an ``ipywidgets.Output``.
+
+    That output area drops ``update_display_data``: a status line updated in place froze at
+    "submitting" there and the video meant to replace it never came. The line is printed
+    instead, and the card is displayed anew.
+    """
+    page = voila_page.page
+    _open(voila_page, voila.page_url("voila_panel_wait.ipynb", "light"), "light")
+    page.locator(".luma-test-callback").click(timeout=30_000)
+    output = ".luma-test-callback-output"
+    voila_page.wait_until(
+        f"() => !!document.querySelector('{output} video')",
+        timeout=60,
+        what=lambda: "no video in the callback's output: "
+        + page.locator(output).inner_text()[:500],
+    )
+    text = page.locator(output).inner_text()
+    assert "A paper crane over a still pond" in text, text
+    assert "completed" in text, text  # the printed line's last state
+    played = voila_page.play(f"{output} video")
+    assert played["currentTime"] > 0 and played["error"] is None, played
+    page.locator(output).screenshot(path=str(artifacts / "voila-callback-output.png"))
+    _check_clean(voila_page)
