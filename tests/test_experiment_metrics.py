@@ -320,3 +320,25 @@ def test_a_hand_edited_media_path_is_never_decoded(
     by_path = {row["media_path"]: row for row in _rows(study)}
     assert by_path[str(outside)]["metric_motion"] is None
     assert sum(row["metric_motion"] is not None for row in by_path.values()) == 1
+
+
+def test_a_full_disk_while_logging_metrics_does_not_stop_the_study(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = luma_nb.SessionLog(tmp_path / "s.jsonl")
+
+    def full(iteration: str, measured: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(log, "metrics", full)
+    with pytest.warns(ExperimentWarning, match=r"2 video\(s\) could not be measured.*No space"):
+        study = luma_nb.study(
+            PROMPTS[:1],
+            factors={"loop": [True, False]},
+            client=make_client(sim, tmp_path),
+            session=log,
+        )
+    assert study.is_complete and all(r["media_path"] for r in _rows(study))
+    monkeypatch.undo()
+    study.run()  # the disk has room again: the measurements are taken and kept
+    assert all(r["metric_motion"] is not None for r in _rows(study))

@@ -243,3 +243,12 @@ def test_failed_videos_show_their_error_and_no_player(tmp_path: Path) -> None:
         assert not column.find_all("figure", "luma-nb-strip")
         assert "not rated" not in column.all_text()  # nothing to rate
         assert "style" not in column.attrs  # no size to keep
+
+
+def test_without_embedding_a_simulated_video_is_named_not_linked(
+    study: Experiment, tmp_path: Path
+) -> None:
+    page = study.export_html(tmp_path / "plain.html", embed=False).read_text(encoding="utf-8")
+    tree = _parse(page)
+    assert not tree.root.find_all("video") and ".invalid" not in page
+    assert page.count("it is a simulated video, served only inside luma_nb") == 8

@@ -362,7 +362,9 @@ class Experiment:
         rating, key measurements, prompt diff — with the details folded away, then all the
         tables. Opens with no kernel and no network: the videos (under the embed cap) and
         the filmstrips are embedded. ``path`` may be a folder (the file is named after the
-        study); ``embed`` is as for :func:`luma_nb.report.export_html`.
+        study); ``embed`` is as for :func:`luma_nb.report.export_html` (``False`` embeds
+        no video, and names a simulated one instead of linking it; the small filmstrips
+        are embedded still).
         """
         from luma_nb.experiment._report import export_study_html
 
@@ -389,7 +391,8 @@ class Experiment:
         Returns
         -------
         ExperimentSummary
-            Renders as one sentence per factor, then tables; numbers as attributes
+            Renders as one sentence per factor, the plot, the measured differences, then
+            tables; numbers as attributes
             (``.factors["loop"].p_value``, ``.arms[name].mean_rating``; an enhancement
             study's ``.on``, ``.off``, ``.paired``). A two-level factor: an exact two-sided
             sign test of the paired differences, and their mean with a t-interval; more
@@ -405,10 +408,13 @@ class Experiment:
         )
 
     def plot(self, *, level: float = 0.95) -> Figure:
-        """Ratings by each factor's levels (units joined, mean with its t-interval) and
-        latency per arm.
+        """The study's plot as a matplotlib figure (the summary shows it as themed SVG).
 
-        Needs matplotlib (``pip install "luma_nb[research]"``); returns the figure.
+        Ratings by each factor's levels (units joined, mean with its t-interval) and the
+        generation time per arm; once the videos are measured, each factor's effect on every
+        measurement (in standard deviations of each) and, from five rated videos, each
+        measurement's agreement with the ratings. Needs matplotlib
+        (``pip install "luma_nb[research]"``).
         """
         return self.summary(level=level).figure()
 

@@ -35,7 +35,7 @@ from luma_nb.render.card import (
 )
 from luma_nb.render.diff import diff_markup, rewritten_share
 from luma_nb.render.filmstrip import filmstrip_part
-from luma_nb.render.media import reachable_looking
+from luma_nb.render.media import Media, reachable_looking
 
 if TYPE_CHECKING:
     from luma_nb.video_metrics import Filmstrip
@@ -51,6 +51,10 @@ _SENT = (
     ("end_image_url", "End image"),
 )
 _MAX_NATIVE = 8192
+_UNREACHABLE = (
+    "Not embedded (embed=False), and its URL cannot be opened in a browser: it is a "
+    "simulated video, served only inside luma_nb."
+)
 
 
 def _text(value: object) -> str | None:
@@ -97,6 +101,10 @@ def arm_column(
     if backend:
         badges.append(backend_badge(backend))
     media = media_of_row(record, embed=embed, standalone=True)
+    if media.src is not None and not media.embedded and not reachable_looking(media.src):
+        # Not embedded (embed=False) and on a host no browser resolves (the simulator's):
+        # a player would be dead, so the card says what the video is instead.
+        media = Media(None, note=_UNREACHABLE)
     rows: list[Fact] = []
     strip_markup = filmstrip_part(strip, label=words)
     if strip_markup:
@@ -189,7 +197,7 @@ def _measured(record: Mapping[str, Any]) -> list[Fact]:
         rows.append(("Frame rate", esc(f"{fps:.3g} frames/s")))
     frames = record.get("frames")
     if type(frames) is int:
-        rows.append(("Frames", esc(str(frames))))
+        rows.append(("Frame count", esc(str(frames))))
     bitrate = _number(record.get("bitrate"))
     if bitrate is not None:
         rows.append(("Bit rate", esc(f"{bitrate / 1000:,.0f} kbit/s")))
