@@ -208,9 +208,12 @@ def test_measured_columns_are_compared_like_ratings() -> None:
     motion = summary.metrics["metric_motion"]["f"]
     assert isinstance(motion, PairedComparison)
     assert motion.mean_difference == pytest.approx(0.2) and motion.first_better == 3
-    assert "metric_motion 0.2 higher with on than with off" in motion.sentence()
+    sentence = motion.sentence()
+    assert "motion 0.2 higher with on than with off" in sentence
+    assert "no spread: every prompt differs by exactly +0.2" in sentence  # not "0.2 to 0.2"
+    assert "(higher with on in 3, with off in 0)" in sentence  # a measure is not "better"
     assert "Measurements by factor" in summary._repr_html_()
-    assert "metric_motion" in summary.text()
+    assert sentence in summary.text() and "metric_" not in summary.text()
 
 
 def test_a_log_row_measurements_reach_the_tidy_records() -> None:
@@ -340,7 +343,7 @@ def test_a_study_of_two_factors_summarises_and_plots_each(
         ).paired
     pytest.importorskip("matplotlib")
     figure = study.plot()
-    ratio_axes, loop_axes, latency = figure.axes
+    ratio_axes, loop_axes, latency = figure.axes[:3]  # then the measurements' row
     assert "Friedman" in ratio_axes.get_title() and "sign test" in loop_axes.get_title()
     assert [t.get_text() for t in ratio_axes.get_xticklabels()] == ["16:9", "9:16", "1:1"]
     assert latency.get_ylabel().startswith("seconds")

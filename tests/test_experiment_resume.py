@@ -169,6 +169,7 @@ def test_resume_finds_the_study_in_the_default_folder(
     sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    luma_nb.notebook.reset()  # a session another test opened elsewhere is not this kernel's
     luma_nb.use(make_client(sim, tmp_path))
     try:
         with pytest.warns(ExperimentWarning):

@@ -130,7 +130,10 @@ def test_a_factorial_study_runs_every_arm_in_every_block(sim: Simulator, tmp_pat
     pytest.importorskip("pandas")
     frame = study.to_dataframe()
     assert len(frame) == 16
-    assert list(frame.columns[-2:]) == ["level_enhancement", "level_loop"]
+    assert [c for c in frame.columns if c.startswith("level_")] == [
+        "level_enhancement",
+        "level_loop",
+    ]
     assert (frame.level_loop == frame.loop.map({True: "on", False: "off"})).all()
 
 

@@ -10,9 +10,11 @@
 >>> study.plan()  # the design and its paid submits, against max_submits  # doctest: +SKIP
 >>> study.run()  # doctest: +SKIP
 >>> study.review()  # blind: arms hidden, order shuffled; ratings go to the log  # doctest: +SKIP
->>> study.summary()  # a verdict per factor, then the numbers per arm  # doctest: +SKIP
->>> study.to_dataframe()  # tidy: one row per video  # doctest: +SKIP
+>>> study.summary()  # a verdict per factor, the plot, what was measured  # doctest: +SKIP
+>>> study.to_dataframe()  # tidy: one row per video, with metric_* columns  # doctest: +SKIP
+>>> study.export_html("study.html")  # the report: verdict first  # doctest: +SKIP
 
+Every downloaded video is measured (:mod:`luma_nb.video_metrics`) into the log as it finishes.
 ``compare_enhancement(prompts)`` is the preset ``factors={"enhancement": [True, False]}``.
 After a kernel restart, ``resume_experiment(study_id)`` re-attaches to running videos and
 submits only those never submitted. The design and the statistics are explained in
@@ -22,6 +24,7 @@ load only when a method needs them.
 
 from __future__ import annotations
 
+from luma_nb.experiment._agreement import Agreement
 from luma_nb.experiment._budget import DEFAULT_MAX_SUBMITS, BudgetExceededError
 from luma_nb.experiment._context import ExperimentWarning
 from luma_nb.experiment._effects import FriedmanTest, PairedComparison
@@ -35,6 +38,7 @@ from luma_nb.experiment._template import PromptTemplate
 __all__ = [
     "DEFAULT_MAX_SUBMITS",
     "TIDY_COLUMNS",
+    "Agreement",
     "ArmSummary",
     "BudgetExceededError",
     "Experiment",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from luma_nb.experiment import _stats
+from luma_nb.experiment._outcomes import outcome_label, value_text
 
 __all__ = ["Effect", "FriedmanTest", "PairedComparison", "compare", "numeric"]
 
@@ -109,25 +110,42 @@ class PairedComparison:
         """The verdict: effect, interval, p and n in one sentence."""
         first, second = self.levels
         unit = _UNIT_WORDS.get(self.unit, self.unit)
-        what = "rated" if self.outcome == "rating" else "observed"
+        rating = self.outcome == "rating"
+        what = "rated" if rating else "measured"
+        label = outcome_label(self.outcome)
         if self.units == 0 or self.mean_difference is None:
-            return f"{self.factor}: no {unit} is {what} at both levels ({first}, {second}) yet."
+            subject = "" if rating else f" for {label}"
+            return (
+                f"{self.factor}: no {unit} is {what} at both levels ({first}, {second})"
+                f"{subject} yet."
+            )
         difference = self.mean_difference
         if difference == 0:
-            effect = f"{first} and {second} {what} the same on average"
+            effect = (
+                f"{first} and {second} rated the same on average"
+                if rating
+                else f"{label} the same with {first} and with {second} on average"
+            )
         else:
             size = _number(self, abs(difference))
             way = "higher" if difference > 0 else "lower"
             effect = (
                 f"{first} rated {size} {way} than {second} on average"
-                if self.outcome == "rating"
-                else f"{self.outcome} {size} {way} with {first} than with {second} on average"
+                if rating
+                else f"{label} {size} {way} with {first} than with {second} on average"
             )
         ties = f", {self.ties} tie{'s' if self.ties != 1 else ''}" if self.ties else ""
+        # "Better" is a judgement only ratings make; a measurement is just higher.
+        counts = (
+            f"{first} better in {self.first_better}, {second} in {self.second_better}{ties}"
+            if rating
+            else f"higher with {first} in {self.first_better}, with {second} in "
+            f"{self.second_better}{ties}"
+        )
         return (
             f"{self.factor}: {effect} ({self.interval_text()}); sign test p = "
             f"{self.p_value:.4g}, n = {self.units} {unit}{'s' if self.units != 1 else ''} "
-            f"({first} better in {self.first_better}, {second} in {self.second_better}{ties})."
+            f"({counts})."
         )
 
 
@@ -173,13 +191,14 @@ class FriedmanTest:
         """The verdict: which level is highest and lowest, the test, p and n."""
         unit = _UNIT_WORDS.get(self.unit, self.unit)
         k = len(self.levels)
-        what = "rated" if self.outcome == "rating" else "observed"
+        what = "rated" if self.outcome == "rating" else "measured"
         known = {label: m for label, m in self.means.items() if m is not None}
         if self.units == 0 or self.statistic is None or not known:
-            return f"{self.factor}: no {unit} is {what} at all {k} levels yet."
+            about = "" if self.outcome == "rating" else f" for {outcome_label(self.outcome)}"
+            return f"{self.factor}: no {unit} is {what} at all {k} levels{about} yet."
         high = max(known, key=lambda label: known[label])
         low = min(known, key=lambda label: known[label])
-        subject = "" if self.outcome == "rating" else f"{self.outcome}: "
+        subject = "" if self.outcome == "rating" else f"{outcome_label(self.outcome)}: "
         if known[high] == known[low]:
             effect = f"{subject}all {k} levels the same on average ({_number(self, known[high])})"
         else:
@@ -199,7 +218,7 @@ Effect = PairedComparison | FriedmanTest
 
 
 def _number(effect: PairedComparison | FriedmanTest, value: float) -> str:
-    return f"{value:.2f}" if effect.outcome == "rating" else f"{value:.3g}"
+    return f"{value:.2f}" if effect.outcome == "rating" else value_text(effect.outcome, value)
 
 
 def _signed(effect: PairedComparison, value: float) -> str:

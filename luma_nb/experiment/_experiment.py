@@ -8,12 +8,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from luma_nb._session_fold import TERMINAL_STATES, usable_task_id
 from luma_nb.client import check_wait
 from luma_nb.errors import ValidationError
 from luma_nb.experiment._budget import check_budget, check_max_submits
 from luma_nb.experiment._context import as_log, require_client, warn
 from luma_nb.experiment._from_rows import plan_from_rows
+from luma_nb.experiment._measuring import Keyframes, Measurer
 from luma_nb.experiment._plan import Plan, Unit, check_experiment_id, read_plan, write_plan
 from luma_nb.experiment._plan_view import budget_sentence, status_html, status_text
 from luma_nb.experiment._records import (
@@ -23,7 +23,7 @@ from luma_nb.experiment._records import (
     tidy_frame,
     tidy_record,
 )
-from luma_nb.experiment._run import RunReport, download, run, warn_about
+from luma_nb.experiment._run import RunReport, catch_up, run, warn_about
 from luma_nb.experiment._summary import ExperimentSummary, summarise
 from luma_nb.models import Video, VideoRequest
 
@@ -287,7 +287,15 @@ class Experiment:
                 f"{self.repeats} repeat(s), seed {self.seed}, at most {self.concurrency} at "
                 f"once; logged to {self.log.path}"
             )
-            self._after(run(self._plan, self.log, api, todo=self._plan.order, max_wait=max_wait))
+            report = run(
+                self._plan,
+                self.log,
+                api,
+                todo=self._plan.order,
+                max_wait=max_wait,
+                keyframes=self._keyframes(),
+            )
+            self._after(report)
             return self
         self.log.flush()
         rows = self._rows()
@@ -296,21 +304,12 @@ class Experiment:
             check_budget(len(todo), cap, experiment=self.id)
         api = require_client(client or self._client)
         self._client = api
-        attached: dict[str, str] = {}
-        done = 0
         report = RunReport()
-        for unit in self._plan.order:
-            row = rows[unit]
-            if row is None:
-                continue
-            iteration = str(row["iteration"])
-            if row["state"] not in TERMINAL_STATES and usable_task_id(row["task_id"]):
-                attached[row["task_id"]] = iteration
-                continue
-            done += 1
-            media = row["media_path"]
-            if row["state"] == "completed" and row["video_url"] and not _is_file(media):
-                download(self.log, api, iteration, row["video_url"], report)
+        # Re-attach to what runs; download, then measure, what finished without a copy or a
+        # measurement (a crash between the two, or an earlier run without the research extra).
+        attached, done = catch_up(
+            [rows[unit] for unit in self._plan.order], Measurer(self.log, api, report)
+        )
         unresolved = self.unresolved()
         if unresolved:
             warn(
@@ -328,9 +327,20 @@ class Experiment:
                 attached=attached,
                 max_wait=max_wait,
                 already_done=done,
+                keyframes=self._keyframes(),
+                report=report,
             )
         self._after(report)
         return self
+
+    def _keyframes(self) -> dict[str, Keyframes]:
+        """Each planned video's keyframe URLs, by iteration id (for the start/end match)."""
+        sent: dict[str, Keyframes] = {}
+        for unit in self._plan.units:
+            request = self._plan.request(unit)
+            iteration = self.iteration(unit.pair, unit.arm)
+            sent[iteration] = (request.start_image_url, request.end_image_url)
+        return sent
 
     def complete(
         self, client: Client | None = None, *, max_wait: float | None = None
@@ -345,18 +355,21 @@ class Experiment:
     def export_html(
         self, path: str | Path, *, title: str | None = None, embed: bool | None = None
     ) -> Path:
-        """Write a standalone HTML report of the study: its videos (embedded under the cap),
-        prompts, parameters, ratings and the summary. Opens with no kernel and no network."""
-        from luma_nb.report import export_html
+        """Write a standalone HTML report of the study, and return its absolute path.
 
-        rows = [row for row in self.log.to_records() if row.get("experiment") == self.id]
-        return export_html(
-            rows,
-            path,
-            title=title or f"Study {self.id}",
-            embed=embed,
-            summary_html=self.summary(),
-        )
+        It leads with the verdict (a sentence per factor) and the plot, then shows every
+        block with its arms side by side — filmstrip, player at the video's own size,
+        rating, key measurements, prompt diff — with the details folded away, then all the
+        tables. Opens with no kernel and no network: the videos (under the embed cap) and
+        the filmstrips are embedded. ``path`` may be a folder (the file is named after the
+        study); ``embed`` is as for :func:`luma_nb.report.export_html` (``False`` embeds
+        no video, and names a simulated one instead of linking it; the small filmstrips
+        are embedded still).
+        """
+        from luma_nb.experiment._report import export_study_html
+
+        cache = self._client.cache.root if self._client is not None else None
+        return export_study_html(self, path, title=title, embed=embed, cache_dir=cache)
 
     # ------------------------------------------------------------------ analysis
 
@@ -378,7 +391,8 @@ class Experiment:
         Returns
         -------
         ExperimentSummary
-            Renders as one sentence per factor, then tables; numbers as attributes
+            Renders as one sentence per factor, the plot, the measured differences, then
+            tables; numbers as attributes
             (``.factors["loop"].p_value``, ``.arms[name].mean_rating``; an enhancement
             study's ``.on``, ``.off``, ``.paired``). A two-level factor: an exact two-sided
             sign test of the paired differences, and their mean with a t-interval; more
@@ -394,16 +408,15 @@ class Experiment:
         )
 
     def plot(self, *, level: float = 0.95) -> Figure:
-        """Ratings by each factor's levels (units joined, mean with its t-interval) and
-        latency per arm.
+        """The study's plot as a matplotlib figure (the summary shows it as themed SVG).
 
-        Needs matplotlib (``pip install "luma_nb[research]"``); returns the figure.
+        Ratings by each factor's levels (units joined, mean with its t-interval) and the
+        generation time per arm; once the videos are measured, each factor's effect on every
+        measurement (in standard deviations of each) and, from five rated videos, each
+        measurement's agreement with the ratings. Needs matplotlib
+        (``pip install "luma_nb[research]"``).
         """
-        from luma_nb.experiment._plot import plot_experiment
-
-        return plot_experiment(
-            self.records(), self.summary(level=level), self.factors, title=self.id
-        )
+        return self.summary(level=level).figure()
 
     # ------------------------------------------------------------------ looking
 
@@ -475,12 +488,3 @@ class Experiment:
 
     def _repr_html_(self) -> str:
         return status_html(self._plan, self.counts(), self.log.path, started=self._started)
-
-
-def _is_file(path: object) -> bool:
-    if not isinstance(path, str) or not path:
-        return False
-    try:
-        return Path(path).is_file()
-    except (OSError, ValueError):  # a hand-edited path with a NUL byte, or far too long
-        return False

@@ -15,6 +15,9 @@ Four tools, chosen for 1-5 star ratings of a handful of videos:
   within a block counts, as suits ordinal ratings; tie-corrected, with the chi-square
   approximation of its p-value (:func:`chi2_sf`, via the regularised incomplete gamma
   function). scipy's ``friedmanchisquare`` gives the same numbers (a test checks it).
+- :func:`spearman` — Spearman's rank correlation between a measurement and the ratings (how
+  well a metric agrees with people), with its two-sided p-value from the t approximation that
+  scipy's ``spearmanr`` also uses: ranks only, so no scale is assumed for either variable.
 - :func:`edit_distance` — the Levenshtein distance between the prompt sent and the one echoed.
 """
 
@@ -36,6 +39,7 @@ __all__ = [
     "median",
     "midranks",
     "sign_test",
+    "spearman",
     "t_cdf",
     "t_interval",
     "t_quantile",
@@ -268,6 +272,33 @@ def friedman(blocks: Sequence[Sequence[float]]) -> tuple[float, float]:
     statistic = 12.0 / (n * k * (k + 1)) * sum(r * r for r in sums) - 3.0 * n * (k + 1)
     statistic = max(0.0, statistic / correction)
     return statistic, chi2_sf(statistic, k - 1)
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | None:
+    """Spearman's rank correlation of paired values, and its two-sided p-value.
+
+    The Pearson correlation of the mid-ranks (ties share their mean rank); the p-value is
+    that of ``t = rho * sqrt((n - 2) / (1 - rho**2))`` with ``n - 2`` degrees of freedom (0
+    when ``|rho| = 1``). None when it is undefined: fewer than three pairs, or one variable
+    constant (no order to agree with).
+    """
+    if len(x) != len(y):
+        raise ValueError("spearman needs two sequences of the same length")
+    n = len(x)
+    if n < 3:
+        return None
+    rx, ry = midranks(x), midranks(y)
+    mx, my = statistics.fmean(rx), statistics.fmean(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0.0 or syy == 0.0:
+        return None
+    rho = max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+    if abs(rho) >= 1.0 - 1e-15:
+        return rho, 0.0
+    t = rho * math.sqrt((n - 2) / (1.0 - rho * rho))
+    return rho, min(1.0, 2.0 * t_cdf(-abs(t), n - 2))
 
 
 def _tie_sizes(values: Sequence[float]) -> list[int]:

@@ -2,24 +2,31 @@
 
 Built from the tidy records of :meth:`Experiment.records` with plain Python (pandas is needed
 only for :meth:`ExperimentSummary.to_dataframe`). The per-factor analysis is
-:mod:`luma_nb.experiment._effects`; :mod:`luma_nb.experiment._stats` says why a t-interval,
-a sign test and the Friedman test.
+:mod:`luma_nb.experiment._effects` (ratings and every measured column alike);
+:mod:`luma_nb.experiment._stats` says why a t-interval, a sign test and the Friedman test;
+:mod:`luma_nb.experiment._agreement` how a measurement is held against the ratings. How the
+summary shows itself is :mod:`luma_nb.experiment._summary_view`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from luma_nb._durations import duration_text, is_simulated
-from luma_nb._html import esc
 from luma_nb.errors import ValidationError
 from luma_nb.experiment import _stats
+from luma_nb.experiment._agreement import Agreement, agreement
 from luma_nb.experiment._effects import Effect, PairedComparison, compare, numeric
+from luma_nb.experiment._outcomes import METRIC_PREFIX
+from luma_nb.render.diff import rewritten_share
 
 if TYPE_CHECKING:
     import pandas
+    from matplotlib.figure import Figure
 
 __all__ = ["ArmSummary", "ExperimentSummary", "summarise"]
 
@@ -64,6 +71,12 @@ class ArmSummary:
         Median Levenshtein distance (characters) between sent and echoed prompt.
     mean_edit_ratio : float or None
         Mean edit distance over the longer prompt's length (0 identical, 1 unrelated).
+    rewritten_share : float or None
+        How much the prompts were rewritten: the mean, over the completed videos with an
+        echoed prompt, of the share of the echo's words that were not in the prompt sent
+        (:func:`luma_nb.render.diff.rewritten_share`: 0 unchanged, 1 all new).
+    measured : int
+        Completed videos with measurements (metrics) in the log.
     """
 
     arm: str
@@ -84,21 +97,27 @@ class ArmSummary:
     prompt_changed_rate: float | None
     median_edit_distance: float | None
     mean_edit_ratio: float | None
+    rewritten_share: float | None = None
+    measured: int = 0
 
 
 @dataclass(frozen=True)
 class ExperimentSummary:
     """A study's verdict per factor, then its numbers per arm (see :meth:`Experiment.summary`).
 
-    Shows as a table in a notebook, led by one sentence per factor (effect, interval, p, n).
-    The numbers are attributes: ``summary.factors["loop"]`` (a
+    Shows in a notebook as one sentence per factor about the ratings (effect, interval, p,
+    n), the study's plot (an inline SVG that follows the page's light or dark theme), one
+    sentence per factor and measurement that differs between arms, then the tables. The
+    numbers are attributes: ``summary.factors["loop"]`` (a
     :class:`~luma_nb.experiment.PairedComparison` or
     :class:`~luma_nb.experiment.FriedmanTest`), ``summary.arms[name]``
     (:class:`ArmSummary`; an enhancement study's ``summary.on``, ``summary.off`` and
-    ``summary.paired``), and ``summary.metrics[column][factor]`` for every numeric
-    ``metric_<name>`` column the videos have. :meth:`to_dataframe` gives one row per arm.
-    ``simulated``: the generation times are on the simulator's sped-up clock (its videos were
-    made there), and read "(simulated)".
+    ``summary.paired``), ``summary.metrics[column][factor]`` for every numeric
+    ``metric_<name>`` column the videos have (the same analysis as the ratings),
+    ``summary.agreement[column]`` (how well it agrees with the ratings) and
+    ``summary.arm_metrics[column][arm]`` (its mean per arm). :meth:`to_dataframe` gives one
+    row per arm. ``simulated``: the generation times are on the simulator's sped-up clock
+    (its videos were made there), and read "(simulated)".
     """
 
     experiment: str
@@ -109,6 +128,15 @@ class ExperimentSummary:
     #: Per ``metric_<name>`` column, per factor, its effect on that measurement.
     metrics: Mapping[str, Mapping[str, Effect]]
     simulated: bool = False
+    #: Per measured column, its agreement with the ratings (Spearman, over rated videos).
+    agreement: Mapping[str, Agreement] = field(default_factory=dict)
+    #: Per measured column, per arm, the mean over the arm's measured videos.
+    arm_metrics: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
+    #: Per measured column, its standard deviation over every measured video (0: constant).
+    spread: Mapping[str, float] = field(default_factory=dict)
+    # What the plot is drawn from: the tidy records and each factor's levels.
+    records: Sequence[Mapping[str, Any]] = field(default=(), repr=False, compare=False)
+    levels: Sequence[tuple[str, Sequence[str]]] = field(default=(), repr=False, compare=False)
 
     @property
     def on(self) -> ArmSummary:
@@ -137,6 +165,54 @@ class ExperimentSummary:
         """One sentence per factor about the ratings: effect, interval, p and n."""
         return [effect.sentence() for effect in self.factors.values()]
 
+    def standardized(self, effect: Effect) -> float | None:
+        """The size of a measured effect in standard deviations of its measurement.
+
+        A two-level factor's mean difference, or the range of a factor's level means, over
+        :attr:`spread`: comparable across measurements of different units and scales.
+        """
+        spread = self.spread.get(effect.outcome)
+        if not spread:
+            return None
+        if isinstance(effect, PairedComparison):
+            if effect.mean_difference is None:
+                return None
+            return effect.mean_difference / spread
+        known = [m for m in effect.means.values() if m is not None]
+        return (max(known) - min(known)) / spread if known else None
+
+    def metric_effects(self) -> list[Effect]:
+        """The measured effects worth a sentence, factor by factor, largest first.
+
+        Left out: a measurement equal in every video (see :meth:`constant_metrics`), and a
+        factor with no unit measured at every level.
+        """
+        chosen: list[Effect] = []
+        for factor in self.factors:
+            effects = [
+                effects[factor]
+                for effects in self.metrics.values()
+                if factor in effects and effects[factor].units > 0
+            ]
+            sized = [(e, size) for e in effects if (size := self.standardized(e)) is not None]
+            sized.sort(key=lambda item: -abs(item[1]))
+            chosen.extend(e for e, _ in sized)
+        return chosen
+
+    def metric_verdicts(self) -> list[str]:
+        """One sentence per factor and measurement that says something (effect, interval,
+        p, n), in the order of :meth:`metric_effects`."""
+        return [effect.sentence() for effect in self.metric_effects()]
+
+    def constant_metrics(self) -> dict[str, float]:
+        """The measurements equal in every measured video (no comparison to make), by value."""
+        constant: dict[str, float] = {}
+        for column, spread in self.spread.items():
+            means = [m for m in self.arm_metrics.get(column, {}).values() if m is not None]
+            if spread == 0 and means:
+                constant[column] = means[0]
+        return constant
+
     def to_dataframe(self) -> pandas.DataFrame:
         """One row per arm, the :class:`ArmSummary` fields as columns (needs pandas)."""
         from luma_nb._session_fold import import_pandas
@@ -144,28 +220,31 @@ class ExperimentSummary:
         pd = import_pandas()
         return pd.DataFrame([asdict(arm) for arm in self.arms.values()]).set_index("arm")
 
+    def figure(self) -> Figure:
+        """The study's plot as a matplotlib figure (see :meth:`Experiment.plot`)."""
+        from luma_nb.experiment._plot import plot_experiment
+
+        return plot_experiment(self.records, self, dict(self.levels), title=self.experiment)
+
     def text(self) -> str:
         """The summary as plain text: the verdicts, then each arm."""
-        lines = [f"Study {self.experiment}"]
-        lines.extend(f"  {sentence}" for sentence in self.verdicts())
-        for arm in self.arms.values():
-            rating = "no ratings"
-            if arm.mean_rating is not None:
-                rating = f"mean rating {arm.mean_rating:.2f}{_ci_text(arm)} (n={arm.rated})"
-            lines.append(
-                f"  {arm.arm}: {arm.completed}/{arm.planned} completed, "
-                f"success {_pct(arm.success_rate)}, median generation time "
-                f"{self._latency(arm)}, {rating}, echoed prompt changed "
-                f"{_pct(arm.prompt_changed_rate)}"
-            )
-        for effects in self.metrics.values():
-            lines.extend(f"  {effect.sentence()}" for effect in effects.values())
-        return "\n".join(lines)
+        from luma_nb.experiment._summary_view import summary_text
 
-    def _latency(self, arm: ArmSummary) -> str:
+        return summary_text(self)
+
+    def latency_text(self, arm: ArmSummary) -> str:
+        """An arm's median generation time in words (``(simulated)`` on the simulator)."""
         if arm.median_latency is None:
             return "n/a"
         return duration_text(arm.median_latency, simulated=self.simulated)
+
+    @cached_property
+    def svg(self) -> str | None:
+        """The plot as inline SVG markup that takes the page's text colour (light or dark
+        theme alike), drawn once; None without matplotlib or with nothing to draw."""
+        from luma_nb.experiment._summary_view import plot_svg
+
+        return plot_svg(self)
 
     def __repr__(self) -> str:
         return self.text()
@@ -174,102 +253,9 @@ class ExperimentSummary:
         printer.text(self.text())
 
     def _repr_html_(self) -> str:
-        verdicts = "".join(f"<li>{esc(sentence)}</li>" for sentence in self.verdicts())
-        metrics = [e for effects in self.metrics.values() for e in effects.values()]
-        return (
-            '<div class="luma-nb-summary" style="font-family:sans-serif;font-size:13px">'
-            f"<b>Study {esc(self.experiment)}</b>"
-            f'<ul class="luma-nb-verdicts">{verdicts}</ul>'
-            f"{_effects_table(list(self.factors.values()), 'Ratings by factor')}"
-            f"{_arms_table(self)}"
-            f"{_effects_table(metrics, 'Measurements by factor') if metrics else ''}</div>"
-        )
+        from luma_nb.experiment._summary_view import summary_html
 
-
-def _arms_table(summary: ExperimentSummary) -> str:
-    level = f"{summary.level:.0%}"
-    rows: list[tuple[str, Callable[[ArmSummary], str]]] = [
-        ("Videos planned", lambda a: str(a.planned)),
-        ("Completed", lambda a: str(a.completed)),
-        ("Failed", lambda a: str(a.failed)),
-        ("Running", lambda a: str(a.running)),
-        ("Outcome unknown", lambda a: str(a.unresolved)),
-        ("Not submitted", lambda a: str(a.not_submitted)),
-        ("Success rate", lambda a: _pct(a.success_rate)),
-        ("Median generation time", summary._latency),
-        ("Rated", lambda a: str(a.rated)),
-        ("Mean rating", lambda a: _num(a.mean_rating)),
-        (f"{level} CI (t)", _ci_html),
-        ("Echoed prompt changed", lambda a: _pct(a.prompt_changed_rate)),
-        ("Median edit distance", lambda a: _num(a.median_edit_distance, " chars", 0)),
-        ("Mean edit ratio", lambda a: _num(a.mean_edit_ratio)),
-    ]
-    arms = list(summary.arms.values())
-    head = "".join(f"<th>{esc(a.arm)}</th>" for a in arms)
-    body = ""
-    for name, cell in rows:
-        cells = [cell(a) for a in arms]
-        # A row that says nothing (0 everywhere, or n/a everywhere) is left out.
-        if name != "Videos planned" and all(c == "0" or c.startswith("n/a") for c in cells):
-            continue
-        body += f"<tr><th>{esc(name)}</th>" + "".join(f"<td>{esc(c)}</td>" for c in cells)
-        body += "</tr>"
-    return (
-        f'<table class="luma-nb-summary-table"><thead><tr><th>arm</th>{head}</tr></thead>'
-        f"<tbody>{body}</tbody></table>"
-    )
-
-
-def _effects_table(effects: Sequence[Effect], title: str) -> str:
-    if not effects:
-        return ""
-    rows = ""
-    for effect in effects:
-        if isinstance(effect, PairedComparison):
-            first, second = effect.levels
-            size = (
-                "n/a"
-                if effect.mean_difference is None
-                else f"{first} - {second} = {effect.mean_difference:+.3g}"
-            )
-            interval = effect.interval_text()
-        else:
-            size = ", ".join(f"{label} {_num(mean)}" for label, mean in effect.means.items())
-            interval = "n/a" if effect.statistic is None else f"chi-square {effect.statistic:.2f}"
-        rows += (
-            f"<tr><td>{esc(effect.factor)}</td><td>{esc(effect.outcome)}</td>"
-            f"<td>{esc(size)}</td><td>{esc(interval)}</td><td>{effect.p_value:.4g}</td>"
-            f"<td>{effect.units}</td><td>{esc(effect.test)}</td></tr>"
-        )
-    return (
-        f'<table class="luma-nb-effects"><caption>{esc(title)}</caption><thead><tr>'
-        "<th>factor</th><th>outcome</th><th>effect</th><th>interval</th><th>p</th><th>n</th>"
-        f"<th>test</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
-def _num(value: float | None, unit: str = "", digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}{unit}"
-
-
-def _ci_text(arm: ArmSummary) -> str:
-    if arm.ci_low is None or arm.ci_high is None:
-        return ""
-    if arm.ci_low == arm.ci_high:
-        return f", no spread (all {arm.rated} ratings equal)"
-    return f", {arm.level:.0%} CI {arm.ci_low:.2f} to {arm.ci_high:.2f}"
-
-
-def _ci_html(arm: ArmSummary) -> str:
-    if arm.ci_low is None or arm.ci_high is None:
-        return "n/a (needs 2 ratings)"
-    if arm.ci_low == arm.ci_high:
-        return f"no spread (all {arm.rated} ratings {arm.ci_low:g})"
-    return f"{arm.ci_low:.2f} to {arm.ci_high:.2f}"
+        return summary_html(self)
 
 
 # ----------------------------------------------------------------------------- building
@@ -309,7 +295,7 @@ def summarise(
             key
             for record in records
             for key, value in record.items()
-            if key.startswith("metric_") and numeric(value) is not None
+            if key.startswith(METRIC_PREFIX) and numeric(value) is not None
         }
     )
     metrics = {
@@ -330,7 +316,19 @@ def summarise(
             for record in records
             if record.get("elapsed") is not None
         ),
+        agreement={column: agreement(records, column) for column in columns},
+        arm_metrics={
+            column: {arm: _stats.mean(_values(rows, column)) for arm, rows in by_arm.items()}
+            for column in columns
+        },
+        spread={column: statistics.pstdev(_values(records, column)) for column in columns},
+        records=tuple(records),
+        levels=tuple((name, tuple(labels)) for name, labels in factors),
     )
+
+
+def _values(records: Sequence[Mapping[str, Any]], column: str) -> list[float]:
+    return [v for record in records if (v := numeric(record.get(column))) is not None]
 
 
 def _arm(arm: str, rows: Sequence[Mapping[str, Any]], level: float) -> ArmSummary:
@@ -342,6 +340,11 @@ def _arm(arm: str, rows: Sequence[Mapping[str, Any]], level: float) -> ArmSummar
     echoed = [row for row in completed if row["prompt_changed"] is not None]
     interval = _stats.t_interval(ratings, level, bounds=RATING_SCALE)
     known = len(completed) + failed
+    rewritten = [
+        rewritten_share(row["prompt"], row["echoed_prompt"])
+        for row in echoed
+        if isinstance(row.get("prompt"), str) and isinstance(row.get("echoed_prompt"), str)
+    ]
     return ArmSummary(
         arm=arm,
         planned=len(rows),
@@ -363,6 +366,11 @@ def _arm(arm: str, rows: Sequence[Mapping[str, Any]], level: float) -> ArmSummar
         ),
         median_edit_distance=_stats.median([float(row["edit_distance"]) for row in echoed]),
         mean_edit_ratio=_stats.mean([float(row["edit_ratio"]) for row in echoed]),
+        rewritten_share=_stats.mean(rewritten),
+        measured=sum(
+            any(numeric(v) is not None for k, v in row.items() if k.startswith(METRIC_PREFIX))
+            for row in completed
+        ),
     )
 
 
