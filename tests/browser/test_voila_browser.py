@@ -307,8 +307,9 @@ def test_a_helper_called_from_a_button_shows_its_video_in_voila(
     voila_page.wait_until(
         f"() => !!document.querySelector('{output} video')",
         timeout=60,
-        what=lambda: "no video in the callback's output: "
-        + page.locator(output).inner_text()[:500],
+        what=lambda: (
+            "no video in the callback's output: " + page.locator(output).inner_text()[:500]
+        ),
     )
     text = page.locator(output).inner_text()
     assert "A paper crane over a still pond" in text, text
