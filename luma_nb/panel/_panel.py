@@ -205,10 +205,7 @@ class Panel:
     # ------------------------------------------------------------------ display
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):
-            bundle["text/plain"] = self._snapshot_text()
-        return bundle
+        return self.snapshot.widget_bundle(self.widget, **kwargs)
 
     def _ipython_display_(self) -> None:
         # The widget, then a static snapshot of the results under a display id: the saved

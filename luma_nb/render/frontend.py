@@ -90,6 +90,17 @@ class LiveSnapshot:
         """The snapshot's mime bundle (``text/html`` and ``text/plain``)."""
         return {"text/html": self._html(), "text/plain": self._text()}
 
+    def widget_bundle(self, widget: Any, **kwargs: Any) -> Any:
+        """``widget``'s mime bundle with the snapshot's text as its ``text/plain``.
+
+        For the owner's ``_repr_mimebundle_``: where widgets cannot render, the text says
+        what the widget shows rather than ``VBox(children=...)``.
+        """
+        bundle = widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = self._text()
+        return bundle
+
     def show(self, widget_bundle: dict[str, Any], widget_text: str) -> None:
         """Display the widget, then the snapshot (call it from ``_ipython_display_``)."""
         from IPython.display import display
