@@ -14,19 +14,13 @@ from typing import Any
 
 from luma_nb._values import MAX_ID_CHARS, id_problem, shown
 from luma_nb.errors import ValidationError
-from luma_nb.models import Task, Video, VideoRequest, check_seconds
+from luma_nb.models import REQUEST_OPTIONS, Task, Video, VideoRequest, check_seconds
 
 #: Longest a single wait may be asked to last (a week); anything above is a typo.
 MAX_WAIT_LIMIT = 7 * 24 * 3600.0
 
 _REQUEST_OPTIONS = (
-    "aspect_ratio",
-    "loop",
-    "enhancement",
-    "start_image_url",
-    "end_image_url",
-    "callback_url",
-    "timeout",
+    *REQUEST_OPTIONS,
     "max_wait",
     "on_update",
     "sync",

@@ -31,10 +31,29 @@ from luma_nb._values import (
 )
 from luma_nb.errors import ValidationError
 
-__all__ = ["ASPECT_RATIOS", "Task", "TaskError", "TaskState", "Video", "VideoRequest"]
+__all__ = [
+    "ASPECT_RATIOS",
+    "REQUEST_OPTIONS",
+    "Task",
+    "TaskError",
+    "TaskState",
+    "Video",
+    "VideoRequest",
+]
 
 #: The aspect ratios the official tools offer.
 ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "9:21")
+#: The request's options: every field of :class:`VideoRequest` beside the prompt and the
+#: video to extend (helpers, the client and studies check names against this one list).
+REQUEST_OPTIONS: tuple[str, ...] = (
+    "aspect_ratio",
+    "loop",
+    "enhancement",
+    "start_image_url",
+    "end_image_url",
+    "callback_url",
+    "timeout",
+)
 #: Upper bound of the API ``timeout`` field (seconds); the API's default is 300.
 MAX_API_TIMEOUT = 3600.0
 #: The cap on prompt length (characters) applied before any request; the API documents none.

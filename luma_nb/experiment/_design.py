@@ -24,7 +24,7 @@ from typing import Any
 
 from luma_nb.errors import ValidationError
 from luma_nb.experiment._template import PromptTemplate
-from luma_nb.models import VideoRequest
+from luma_nb.models import REQUEST_OPTIONS, VideoRequest
 
 __all__ = [
     "ALWAYS_SENT",
@@ -38,16 +38,8 @@ __all__ = [
     "design_from_event",
 ]
 
-#: The request fields a study may vary (as a factor) or hold fixed.
-REQUEST_FIELDS = (
-    "aspect_ratio",
-    "loop",
-    "enhancement",
-    "start_image_url",
-    "end_image_url",
-    "callback_url",
-    "timeout",
-)
+#: The request fields a study may vary (as a factor) or hold fixed: all the request's options.
+REQUEST_FIELDS = REQUEST_OPTIONS
 #: Fields sent in every request, their defaults included (the others are sent when given).
 ALWAYS_SENT: Mapping[str, Any] = MappingProxyType(
     {"aspect_ratio": "16:9", "loop": False, "enhancement": True}
