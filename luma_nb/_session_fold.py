@@ -54,6 +54,7 @@ __all__ = [
     "check_iteration_id",
     "check_label",
     "check_tags",
+    "dropped_message",
     "encode_event",
     "error_payload",
     "frame",
@@ -64,6 +65,7 @@ __all__ = [
     "request_payload",
     "session_files",
     "task_payload",
+    "unreadable_message",
     "usable_task_id",
 ]
 
@@ -464,13 +466,43 @@ def _report(
         )
 
 
+# ----------------------------------------------------------------------------- warnings
+
+
+def unreadable_message(path: object, lines: list[int]) -> str:
+    """The warning for unreadable lines of a session file (every engine gives this one)."""
+    shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+    return (
+        f"luma_nb: skipped {len(lines)} unreadable line(s) of the session log {path} "
+        f"(line {shown}); the rest loads. A crash in the middle of a write leaves a "
+        "truncated last line."
+    )
+
+
+def dropped_message(path: object, dropped: list[tuple[str, str, str]]) -> str:
+    """The warning for values of the wrong type (:attr:`Fold.dropped`) read as missing."""
+    shown = "; ".join(f"{it!r} {key}={value}" for it, key, value in dropped[:5])
+    more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+    return (
+        f"luma_nb: values of the wrong type in the session log {path} read as "
+        f"missing (a hand edit?): {shown}{more}"
+    )
+
+
 # ----------------------------------------------------------------------------- DataFrame
 
 
 def frame(values: list[tuple[Any, ...]]) -> Any:
     """A DataFrame of :data:`COLUMNS` from row tuples (:meth:`Fold.values`), built in one go."""
     pd = import_pandas()
-    result = pd.DataFrame(values, columns=list(COLUMNS))
+    try:
+        result = pd.DataFrame(values, columns=list(COLUMNS))
+    except UnicodeEncodeError:
+        # A lone surrogate (a hand edit) is not UTF-8, which pyarrow-backed text needs (pandas
+        # uses it when pyarrow is installed): the column that holds one keeps Python strings.
+        result = pd.DataFrame(
+            {name: _column(pd, [row[n] for row in values]) for n, name in enumerate(COLUMNS)}
+        )
     if values:
         # Copies, so that a later fold cannot change a frame already handed out (taken from
         # the tuples: iterating the Series would cost more than the copies).
@@ -486,6 +518,13 @@ def frame(values: list[tuple[Any, ...]]) -> Any:
             except (TypeError, ValueError, OverflowError):
                 continue  # a hand-edited log with odd values keeps them as they are
     return result
+
+
+def _column(pd: Any, data: list[Any]) -> Any:
+    try:
+        return pd.Series(data, dtype=None)
+    except UnicodeEncodeError:
+        return pd.Series(data, dtype=pd.StringDtype("python", na_value=float("nan")))
 
 
 def import_pandas() -> Any:

@@ -24,10 +24,12 @@ from luma_nb._session_fold import (
     SCHEMA_VERSION,
     Fold,
     append_line,
+    dropped_message,
     encode_event,
     paused_gc,
     read_events,
     task_payload,
+    unreadable_message,
 )
 from luma_nb.errors import ValidationError
 from luma_nb.models import Task
@@ -199,14 +201,7 @@ class LogStore:
         if not fresh:
             return
         self._warned.update(fresh)
-        shown = ", ".join(map(str, fresh[:10])) + (", ..." if len(fresh) > 10 else "")
-        warnings.warn(
-            f"luma_nb: skipped {len(fresh)} unreadable line(s) of the session log {self.path} "
-            f"(line {shown}); the rest loads. A crash in the middle of a write leaves a "
-            "truncated last line.",
-            SessionLogWarning,
-            stacklevel=4,
-        )
+        warnings.warn(unreadable_message(self.path, fresh), SessionLogWarning, stacklevel=4)
 
     def _values(self) -> list[tuple[Any, ...]]:
         fold = self._refresh()
@@ -218,12 +213,6 @@ class LogStore:
         dropped = fold.dropped
         if not dropped:
             return
-        shown = "; ".join(f"{it!r} {key}={value}" for it, key, value in dropped[:5])
-        more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+        message = dropped_message(self.path, dropped)
         dropped.clear()
-        warnings.warn(
-            f"luma_nb: values of the wrong type in the session log {self.path} read as "
-            f"missing (a hand edit?): {shown}{more}",
-            SessionLogWarning,
-            stacklevel=3,
-        )
+        warnings.warn(message, SessionLogWarning, stacklevel=3)

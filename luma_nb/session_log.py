@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -71,6 +72,7 @@ __all__ = [
     "SessionLogWarning",
     "SessionLogWriteError",
     "load_sessions",
+    "to_parquet",
 ]
 
 #: Where sessions go when no path or folder is given (relative to the working directory).
@@ -424,7 +426,21 @@ class SessionLog(LogStore):
 # ----------------------------------------------------------------------------- many sessions
 
 
-def load_sessions(folder_or_glob: str | Path) -> pandas.DataFrame:
+#: ``engine="auto"`` folds with DuckDB (when installed) from this many bytes of session files
+#: on: below it, starting DuckDB costs more than it saves (see docs/performance.md).
+AUTO_DUCKDB_BYTES = 32 * 2**20
+
+_ENGINES = ("auto", "python", "duckdb")
+
+
+def load_sessions(
+    folder_or_glob: str | Path,
+    engine: str = "auto",
+    *,
+    memory_limit: str | None = None,
+    temp_directory: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+) -> pandas.DataFrame:
     """Load many session files into one DataFrame (needs the ``pandas`` extra).
 
     Parameters
@@ -432,19 +448,151 @@ def load_sessions(folder_or_glob: str | Path) -> pandas.DataFrame:
     folder_or_glob : str or Path
         A folder (every ``*.jsonl`` in it), a glob pattern (``"runs/**/*.jsonl"``) or one
         file. An empty folder or a pattern matching nothing gives an empty frame.
+    engine : {"auto", "python", "duckdb"}
+        Who folds the events: ``"python"``, in this process; ``"duckdb"`` (the ``duckdb``
+        extra), in SQL on every core, spilling to disk past ``memory_limit`` — the same
+        frame, for large logs. ``"auto"`` (default): DuckDB when it is installed and the
+        files add up to :data:`AUTO_DUCKDB_BYTES` or more, else Python.
+    memory_limit, temp_directory, threads
+        DuckDB only: its memory limit (e.g. ``"1GB"``; default: DuckDB's, 80% of the RAM),
+        the folder it spills to (default: a temporary folder, removed afterwards), and its
+        threads (default: every core).
 
     Returns
     -------
     pandas.DataFrame
         The rows of every session, files in name order (default names sort by start time);
-        the ``session`` column tells them apart.
+        the ``session`` column tells them apart. Both engines give the same frame (columns,
+        dtypes, values) and the same :class:`SessionLogWarning` for what they cannot read.
     """
+    _check_engine(engine)
     import_pandas()  # fail before reading anything when pandas is missing
+    files = session_files(folder_or_glob)
+    if _use_duckdb(files, engine):
+        from luma_nb._session_duckdb import fold_frame
+
+        return fold_frame(
+            files,
+            _python_fold,
+            memory_limit=memory_limit,
+            temp_directory=temp_directory,
+            threads=threads,
+        )
     values: list[tuple[Any, ...]] = []
     with paused_gc():
-        for file in session_files(folder_or_glob):
-            values.extend(SessionLog(file)._values())
+        for file in files:
+            values.extend(_python_fold(file))
         return frame(values)
+
+
+def _python_fold(file: Path) -> list[tuple[Any, ...]]:
+    """One file's rows by the Python fold (the DuckDB engine's fallback), warnings given."""
+    with paused_gc():
+        return SessionLog(file)._values()
+
+
+def _check_engine(engine: object) -> None:
+    if engine not in _ENGINES:
+        raise ValidationError(
+            f"engine must be one of {', '.join(map(repr, _ENGINES))}, not {engine!r}",
+            field="engine",
+        )
+
+
+def _use_duckdb(files: Sequence[Path], engine: str, threshold: int | None = None) -> bool:
+    """Whether ``engine`` means DuckDB for ``files`` (a ConfigError names the extra when
+    ``"duckdb"`` is asked for and not installed)."""
+    if engine == "duckdb":
+        from luma_nb._session_duckdb import import_duckdb
+
+        import_duckdb()
+        return True
+    if engine == "python":
+        return False
+    limit = AUTO_DUCKDB_BYTES if threshold is None else threshold
+    size = 0
+    for file in files:
+        try:
+            size += file.stat().st_size
+        except OSError:
+            continue
+        if size >= limit:
+            import importlib.util
+
+            return importlib.util.find_spec("duckdb") is not None
+    return False
+
+
+def to_parquet(
+    source: str | Path | pandas.DataFrame,
+    destination: str | os.PathLike[str],
+    *,
+    events: bool = False,
+    overwrite: bool = False,
+    memory_limit: str | None = None,
+    temp_directory: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+) -> Path:
+    """Write session logs as Parquet, partitioned by session (the ``duckdb`` extra).
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        Session files (a folder, a glob or one file, as for :func:`load_sessions`), or a
+        frame :func:`load_sessions` returned (rows only).
+    destination : str or Path
+        A folder, filled with ``session=<id>/*.parquet`` (a Hive layout that DuckDB, Polars
+        and Spark read as one table; see docs/session-log.md).
+    events : bool
+        ``False`` (default): the folded table, one row per iteration, the columns of
+        :data:`COLUMNS` (text, ``DOUBLE``, ``BIGINT``, ``BOOLEAN``, tags a list of text),
+        folded by DuckDB exactly as :func:`load_sessions` folds them. ``True``: every
+        readable event, one row each: ``session`` (the file's session id), ``seq``,
+        ``event``, ``iteration``, ``t``, ``state`` and the line itself as ``json``.
+    overwrite : bool
+        Replace a destination folder that already holds files (otherwise refused).
+    memory_limit, temp_directory, threads
+        As for :func:`load_sessions`. The rows go to disk a batch of files at a time, never
+        all in one DataFrame: memory stays bounded by ``memory_limit``.
+
+    Returns
+    -------
+    Path
+        The destination folder, absolute.
+    """
+    from luma_nb._session_duckdb import import_duckdb
+    from luma_nb._session_parquet import write_events, write_frame, write_rows
+
+    import_duckdb()
+    target = Path(os.path.abspath(os.fspath(destination)))
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        if not overwrite:
+            raise ValidationError(
+                f"{target} already exists; pass overwrite=True to replace it",
+                field="destination",
+            )
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    settings: dict[str, Any] = {
+        "memory_limit": memory_limit,
+        "temp_directory": temp_directory,
+        "threads": threads,
+    }
+    target.mkdir(parents=True, exist_ok=True)
+    if not isinstance(source, (str, os.PathLike)):
+        if events:
+            raise ValidationError(
+                "events=True needs session files (a folder, a glob or a file), not a frame",
+                field="source",
+            )
+        write_frame(source, target, settings)
+    elif events:
+        write_events(session_files(Path(source)), target, settings)
+    else:
+        write_rows(session_files(Path(source)), target, _python_fold, settings)
+    return target
 
 
 def _session_file_name(now: float) -> str:
