@@ -23,6 +23,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "polling": ([], ["--runs", "1"]),
     "schedule": ([], ["--waits", "20", "--batch", "100"]),
     "session_log": ([], ["--runs", "3", "--appends", "5000"]),
+    "session_scale": ([], ["--events", "200000", "--runs", "1", "--large", "2"]),
     "import": ([], ["--runs", "5"]),
     "panel": ([], ["--clicks", "20", "--seconds", "2"]),
     "simulator": ([], ["--seconds", "1", "--renders", "2"]),

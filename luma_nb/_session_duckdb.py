@@ -27,6 +27,7 @@ above it.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -108,6 +109,8 @@ def connection(
         con = duckdb.connect(":memory:", config=config)
         try:
             con.execute("SET enable_progress_bar = false")  # a notebook is not a terminal
+            # Memory goes back after each task, not only past 128 MB: a lower peak.
+            con.execute("SET allocator_flush_threshold = '8MB'")
             yield con
         finally:
             con.close()
@@ -199,7 +202,6 @@ def _place(row: tuple[int, int, tuple[Any, ...]]) -> tuple[int, int]:
 
 def fold_batch(con: Any, files: Sequence[Path], python_fold: PythonFold) -> Batch:
     """The rows of ``files`` (one DuckDB pass, Python where needed), warnings given."""
-    import numpy as np
     import pyarrow as pa
 
     with ExitStack() as stack:
@@ -208,11 +210,12 @@ def fold_batch(con: Any, files: Sequence[Path], python_fold: PythonFold) -> Batc
         paths = [os.fspath(files[n]) for n in present]
         table = None
         if paths:
-            table = con.sql(fold_sql(), params=[paths]).to_arrow_table()
+            sizes = [checks[n].size for n in present]
+            table, whole = _fold_table(con, paths, sizes)
             # DuckDB numbers the files it read; ours count the vanished ones too.
-            f = np.asarray(present, dtype=np.int64)[_numbers(table, "f")]
-            table = table.set_column(table.schema.get_field_index("f"), "f", pa.array(f))
-            _count(table, checks)
+            table = _renumber(table, present)
+            _count(_renumber(whole, present), checks)
+            _route(table, checks)
             _read_lines(con, paths, present, checks)
         python: list[tuple[int, int, tuple[Any, ...]]] = []
         for n, check in enumerate(checks):
@@ -223,6 +226,95 @@ def fold_batch(con: Any, files: Sequence[Path], python_fold: PythonFold) -> Batc
             if not kept.all():
                 table = table.filter(pa.array(kept))
     return Batch(table, python)
+
+
+#: Batches from this many bytes on are folded in two halves at once, on two cores.
+SPLIT_BYTES = 16 * 2**20
+_LAST_LINE = 2**62
+
+
+def _fold_table(con: Any, paths: list[str], sizes: list[int]) -> tuple[Any, Any]:
+    """DuckDB's rows of the files (see :func:`~luma_nb._session_sql.fold_sql`), in order;
+    and the rows to count the files' lines from (the same, unless folded in halves).
+
+    A numbered scan of lines runs on one core, so a large batch is folded as two queries at
+    once, each parsing half of the lines. An iteration with lines in both halves (one
+    running at the middle, or rated much later) is folded again from all of its lines.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if sum(sizes) < SPLIT_BYTES:
+        table = con.sql(fold_sql(), params=[paths, 1, _LAST_LINE]).to_arrow_table()
+        return table, table
+    middle = _middle_line(paths[0], sum(sizes))
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fold(first: int, last: int) -> Any:
+        cursor = con.cursor()
+        try:
+            return cursor.sql(fold_sql(), params=[paths, first, last]).to_arrow_table()
+        finally:
+            cursor.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        halves = [pool.submit(fold, 1, middle), pool.submit(fold, middle + 1, _LAST_LINE)]
+        early, late = (half.result() for half in halves)
+    whole = pa.concat_tables([early, late])
+    keys = [_keys(early), _keys(late)]
+    both = pc.fill_null(pc.is_in(keys[0], value_set=keys[1].drop_null()), False)
+    if not pc.any(both).as_py():
+        return whole, whole  # each half comes in order, the early one first
+    spanning = keys[0].filter(both)
+    in_late = pc.fill_null(pc.is_in(keys[1], value_set=spanning), False)
+    first = pc.min(early.filter(both).column("first_ord")).as_py()
+    last = pc.max(late.filter(in_late).column("last_ord")).as_py()
+    again = con.sql(fold_sql(), params=[paths, first, last]).to_arrow_table()
+    again = again.filter(pc.fill_null(pc.is_in(_keys(again), value_set=spanning), False))
+    # Their rows go where their first lines are, in the early half (slices: no copies).
+    early = _without(early, both)
+    at = np.searchsorted(_numbers(early, "first_ord"), _numbers(again, "first_ord"))
+    pieces, start = [], 0
+    for row, position in enumerate(at.tolist()):
+        pieces += [early.slice(start, position - start), again.slice(row, 1)]
+        start = position
+    pieces += [early.slice(start), _without(late, in_late)]
+    return pa.concat_tables(pieces), whole
+
+
+def _without(table: Any, drop: Any) -> Any:
+    """``table`` without the rows where ``drop`` is true, as slices of it."""
+    import numpy as np
+    import pyarrow as pa
+
+    rows = np.flatnonzero(drop.to_numpy(zero_copy_only=False))
+    bounds = [-1, *rows.tolist(), table.num_rows]
+    return pa.concat_tables([table.slice(a + 1, b - a - 1) for a, b in itertools.pairwise(bounds)])
+
+
+def _keys(table: Any) -> Any:
+    """``f:iteration`` of each row (null for the rows of lines with no iteration)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    files = pc.cast(table.column("f"), pa.string())
+    return pc.binary_join_element_wise(files, table.column("iteration"), ":")
+
+
+def _middle_line(path: str, size: int) -> int:
+    """About the number of the middle line of ``size`` bytes like the start of ``path``."""
+    with open(path, "rb") as file:
+        sample = file.read(1 << 20)
+    return max(1, size * max(sample.count(b"\n"), 1) // max(len(sample), 1) // 2)
+
+
+def _renumber(table: Any, present: list[int]) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    f = np.asarray(present, dtype=np.int64)[_numbers(table, "f")]
+    return table.set_column(table.schema.get_field_index("f"), "f", pa.array(f))
 
 
 def _numbers(table: Any, name: str) -> Any:
@@ -249,8 +341,7 @@ def _open_locked(stack: ExitStack, file: Path) -> tuple[int, int]:
 
 
 def _count(table: Any, checks: list[_FileCheck]) -> None:
-    """Each file's counts from the fold's rows (lines, torn and odd lines, bytes) and the
-    iterations DuckDB routes to Python."""
+    """Each file's counts from the fold's rows: lines, torn and odd lines, bytes."""
     import numpy as np
 
     f = _numbers(table, "f")
@@ -265,6 +356,13 @@ def _count(table: Any, checks: list[_FileCheck]) -> None:
         check.records, check.torn = int(counts["lines"][index]), int(counts["torn"][index])
         check.odd, check.parsed_bytes = int(counts["n_odd"][index]), int(counts["bytes"][index])
         check.first_ord = int(first[index])
+
+
+def _route(table: Any, checks: list[_FileCheck]) -> None:
+    """The iterations DuckDB leaves to Python."""
+    import numpy as np
+
+    f = _numbers(table, "f")
     routed = np.flatnonzero(_flags(table, "route"))
     if len(routed):
         iterations = table.column("iteration").take(routed).to_pylist()

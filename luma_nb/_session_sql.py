@@ -127,14 +127,15 @@ def _number(name: str, value: str, bad: list[str]) -> str:
     return f"TRY_CAST({value} AS DOUBLE) AS {name}, {whole} AS {name}__i"
 
 
-def _events(files: str) -> str:
-    """The per-line CTEs: ``lines`` (numbered in file order), ``parsed``, ``events``."""
+def _events(files: str, lines: str = "") -> str:
+    """The per-line CTEs: ``lines`` (numbered in file order), ``parsed`` (the lines whose
+    number passes the condition ``lines``, if any), ``events``."""
     return f"""
 WITH lines AS (
     SELECT file_index::INTEGER AS f, row_number() OVER () AS ord, json AS j
     FROM read_ndjson_objects({files}, ignore_errors = true, compression = 'none')
 ), parsed AS (
-    SELECT f, ord, j, from_json(j, '{_STRUCT}') AS s FROM lines
+    SELECT f, ord, j, from_json(j, '{_STRUCT}') AS s FROM lines {lines and f"WHERE {lines}"}
 ), events AS (
     SELECT f, ord, j, j IS NULL AS torn, strlen(j) + 1 AS bytes, s, s.event AS kind,
            CASE WHEN starts_with(s.iteration, '"') THEN s.iteration END AS it,
@@ -145,7 +146,7 @@ WITH lines AS (
 """
 
 
-def fold_sql(files: str = "?") -> str:
+def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -> str:
     """One row per ``(file, iteration)`` of the files (a list parameter), in no order.
 
     Columns: ``f`` (the file's index), ``first_ord`` (its first line, counted across the
@@ -176,8 +177,8 @@ def fold_sql(files: str = "?") -> str:
         bad.append(f"({key} IS NOT NULL AND {key} NOT IN ('true', 'false'))")
     irregular = "coalesce(live_ord > term_ord, false)"
     return f"""
-{_events(files)}), folded AS (
-    SELECT f, it AS iteration, min(ord) AS first_ord, bool_or(odd) AS odd,
+{_events(files, f"ord BETWEEN {first_line} AND {last_line}")}), folded AS (
+    SELECT f, it AS iteration, min(ord) AS first_ord, max(ord) AS last_ord, bool_or(odd) AS odd,
         count(*) AS lines, count(*) FILTER (WHERE torn) AS torn,
         coalesce(sum(bytes), 0)::BIGINT AS bytes, count(*) FILTER (WHERE odd) AS n_odd,
         {last},
@@ -206,7 +207,7 @@ def fold_sql(files: str = "?") -> str:
                                lambda x: from_json(x.t, '["VARCHAR"]'))) AS tag_list
     FROM folded
 ), typed AS (
-    SELECT f, first_ord, odd, irregular, lines, torn, bytes, n_odd,
+    SELECT f, first_ord, last_ord, odd, irregular, lines, torn, bytes, n_odd,
         {", ".join(out)},
         list_filter(tag_list, lambda x, i: list_position(tag_list, x) = i) AS tags,
         {" OR ".join(bad)} AS wrong
@@ -237,7 +238,7 @@ ORDER BY f, first_ord
 """
 
 
-def lines_sql(files: str = "?", iterations: str = "?") -> str:
+def lines_sql(files: str = "$1", iterations: str = "$2") -> str:
     """The lines Python must read: ``f``, ``ord``, the text, ``odd``, ``torn``, for every odd
     or torn line and every line of an iteration in the list ``iterations`` (``f:iteration``)."""
     iteration = _text("it")

@@ -428,7 +428,7 @@ class SessionLog(LogStore):
 
 #: ``engine="auto"`` folds with DuckDB (when installed) from this many bytes of session files
 #: on: below it, starting DuckDB costs more than it saves (see docs/performance.md).
-AUTO_DUCKDB_BYTES = 32 * 2**20
+AUTO_DUCKDB_BYTES = 128 * 2**20
 
 _ENGINES = ("auto", "python", "duckdb")
 

@@ -219,14 +219,19 @@ def hostile_logs(draw: Any) -> list[bytes]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(logs=hostile_logs())
+@given(logs=hostile_logs(), halves=st.booleans())
 def test_hostile_logs_fold_the_same(
-    tmp_path_factory: pytest.TempPathFactory, logs: list[bytes]
+    tmp_path_factory: pytest.TempPathFactory, logs: list[bytes], halves: bool
 ) -> None:
+    import luma_nb._session_duckdb as duck
+
     folder = tmp_path_factory.mktemp("hostile")
     for n, data in enumerate(logs):
         (folder / f"session-{n}.jsonl").write_bytes(data)
-    assert_same(folder)
+    with pytest.MonkeyPatch.context() as patch:
+        if halves:  # folded as two queries of half the lines each, as large logs are
+            patch.setattr(duck, "SPLIT_BYTES", 0)
+        assert_same(folder)
 
 
 def test_handmade_hostile_events_fold_the_same(tmp_path: Path) -> None:
@@ -258,6 +263,29 @@ def test_handmade_hostile_events_fold_the_same(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- more edges
+
+
+def test_large_logs_fold_in_two_halves_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import luma_nb._session_duckdb as duck
+
+    monkeypatch.setattr(duck, "SPLIT_BYTES", 0)  # two queries, each parsing half of the lines
+    for n in range(3):
+        write_session(tmp_path / f"session-{n}.jsonl", 30 + n, n)
+    # Iterations with lines in both halves: one rated at the very end of its file.
+    first = json.loads((tmp_path / "session-0.jsonl").read_text().splitlines()[0])
+    late = {**first, "event": "rate", "t": 2e9, "rating": 5}
+    del late["prompt"], late["tags"]
+    for key in ("action", "aspect_ratio", "loop", "enhancement", "backend", "experiment"):
+        late.pop(key, None)
+    for key in ("arm", "toolkit_version", "parent", "video_id_sent"):
+        late.pop(key, None)
+    with (tmp_path / "session-0.jsonl").open("a") as file:
+        file.write(json.dumps(late, separators=(",", ":")) + "\n")
+    frame = assert_same(tmp_path)
+    assert frame.rating.iloc[0] == 5
+    assert_same(tmp_path / "session-1.jsonl")
 
 
 def test_lines_duckdb_reads_otherwise_fold_the_same(tmp_path: Path) -> None:
