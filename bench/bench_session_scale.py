@@ -13,7 +13,8 @@ Run: ``python bench/bench_session_scale.py [--events 1000000] [--runs 3] [--larg
 * ``--large`` session files of that size (a lab's folder: ``--large`` x ``--events``
   events), with ``memory_limit="1GB"``: ``to_parquet`` (rows written a batch of files at a
   time: memory bounded by the setting) and ``load_sessions(engine="duckdb")`` (a DataFrame,
-  whose own size grows with the rows), each in a fresh process, once.
+  whose own size grows with the rows), then the Python fold of the same files, each in a
+  fresh process, once.
 
 The machine's load (``/proc/loadavg``) is printed with each table: the figures to read are
 the ratios, measured alternately in the same run.
@@ -144,8 +145,10 @@ def large_run(folder: Path, one: Path, copies: int, events: int) -> None:
     for name, engine, target in (
         ('to_parquet(memory_limit="1GB")', "duckdb", folder / "rows"),
         ('load_sessions(engine="duckdb", memory_limit="1GB")', "duckdb", None),
+        ('load_sessions(engine="python")', "python", None),
     ):
-        seconds, count, peak, start = load(large, engine, limit, target)
+        options = limit if engine == "duckdb" else ""
+        seconds, count, peak, start = load(large, engine, options, target)
         lines.append([name, seconds, count, peak / 2**20, start / 2**20])
     print()
     print(

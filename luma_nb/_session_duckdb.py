@@ -143,9 +143,10 @@ def fold_frame(
 
 
 def batches(files: Sequence[Path], memory_limit: str | None) -> list[list[Path]]:
-    """Consecutive files, about half of ``memory_limit`` bytes of them a query (an iteration
-    never spans two files, so batches fold independently)."""
-    limit = DEFAULT_BATCH_BYTES if memory_limit is None else max(_bytes(memory_limit) // 2, 1)
+    """Consecutive files, about a quarter of ``memory_limit`` bytes of them a query (an
+    iteration never spans two files, so batches fold independently; a fold holds about twice
+    the bytes it reads, and a file larger than that is a batch of its own)."""
+    limit = DEFAULT_BATCH_BYTES if memory_limit is None else max(_bytes(memory_limit) // 4, 1)
     out: list[list[Path]] = []
     size = 0
     for file in files:
