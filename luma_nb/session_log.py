@@ -456,7 +456,9 @@ def load_sessions(
     memory_limit, temp_directory, threads
         DuckDB only: its memory limit (e.g. ``"1GB"``; default: DuckDB's, 80% of the RAM),
         the folder it spills to (default: a temporary folder, removed afterwards), and its
-        threads (default: every core).
+        threads (default: every core). Files are folded a batch of about a quarter of
+        ``memory_limit`` at a time; one file's fold needs about twice its bytes, and a limit
+        below that raises DuckDB's ``OutOfMemoryException``.
 
     Returns
     -------

@@ -419,7 +419,14 @@ def test_engine_duckdb_without_duckdb_names_the_extra(
         load_sessions(tmp_path, engine="spark")
 
 
-def test_memory_limit_threads_and_spill_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("halves", [False, True])
+def test_memory_limit_threads_and_spill_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, halves: bool
+) -> None:
+    import luma_nb._session_duckdb as duck
+
+    if halves:  # two queries at once on one DuckDB thread
+        monkeypatch.setattr(duck, "SPLIT_BYTES", 0)
     write_session(tmp_path / "s.jsonl", 30, 2)
     spill = tmp_path / "spill"
     spill.mkdir()
@@ -513,5 +520,33 @@ def test_events_to_parquet_partitioned_by_session(tmp_path: Path) -> None:
         assert mine.event.tolist() == [e["event"] for e in events]
         assert mine.iteration.tolist() == [e["iteration"] for e in events]
         assert [json.loads(j) for j in mine.json] == events
-    with pytest.raises(ValidationError):
+    with pytest.warns(SessionLogWarning), pytest.raises(ValidationError):
         luma_nb.session_log.to_parquet(load_sessions(logs), tmp_path / "x", events=True)
+
+
+def test_parquet_of_hostile_values_and_odd_session_names(tmp_path: Path) -> None:
+    # Session ids that are not safe path names, a missing one, values of every wrong type:
+    # the partition folders are URL-encoded, the values read back as the frame has them.
+    rows = [
+        {"v": 1, "event": "submitting", "t": 1.5, "session": "../a b/é", "iteration": "it-1",
+         "prompt": "p", "tags": ["x"], "width": "wide"},
+        {"v": 1, "event": "submitting", "t": 2.5, "iteration": "it-2", "timeout": 30},
+        {"v": 1, "event": "update", "t": 3, "session": "s", "iteration": "it-2",
+         "state": "completed", "api_elapsed": 2.5, "width": 1360},
+        {"v": 1, "event": "note", "t": 4, "session": "s", "iteration": 5, "note": "x"},
+    ]  # fmt: skip
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "s.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows) + "junk\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SessionLogWarning)
+        frame = load_sessions(logs, "python")
+        target = luma_nb.session_log.to_parquet(logs, tmp_path / "rows")
+        events = luma_nb.session_log.to_parquet(logs, tmp_path / "events", events=True)
+    inside = sorted(p.name for p in target.iterdir())
+    assert inside == ["session=..%2Fa%20b%2F%C3%A9", "session=s"]  # nothing outside target
+    back = read_parquet(target).sort_values("iteration").reset_index(drop=True)
+    assert back.session.tolist() == frame.session.tolist()
+    assert back.width.tolist()[1] == 1360 and pd.isna(back.width[0])
+    assert back.timeout.tolist()[1] == 30.0
+    assert read_parquet(events).iteration.isna().sum() == 1  # the number is not text
