@@ -28,6 +28,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "import": ([], ["--runs", "5"]),
     "panel": ([], ["--clicks", "20", "--seconds", "2"]),
     "simulator": ([], ["--seconds", "1", "--renders", "2"]),
+    "metrics": ([], ["--rounds", "3"]),
 }
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         report as report,
         session_log as session_log,
         simulator as simulator,
+        video_metrics as video_metrics,
     )
     from luma_nb._preflight import (
         KeyframePreflight as KeyframePreflight,
@@ -66,12 +67,12 @@ if TYPE_CHECKING:
         WaitTimeoutError as WaitTimeoutError,
     )
     from luma_nb.experiment import (
-        Experiment as Experiment,
+        BudgetExceededError as BudgetExceededError,
         compare_enhancement as compare_enhancement,
         resume_experiment as resume_experiment,
+        study as study,
     )
     from luma_nb.models import (
-        ASPECT_RATIOS as ASPECT_RATIOS,
         Task as Task,
         TaskState as TaskState,
         Video as Video,
@@ -92,23 +93,25 @@ if TYPE_CHECKING:
 
 # public name -> module that defines it. The top level is what a notebook user needs; the
 # plumbing (settings and policies, the default client, reset, the simulator behind a client,
-# run_blocking, result and warning types, the session log's own errors) is imported from its
-# module: luma_nb.config.Settings, luma_nb.notebook.reset, luma_nb.backend.simulator_of...
+# run_blocking, result and warning types, the session log's own errors, constants such as
+# luma_nb.models.ASPECT_RATIOS, the study's class luma_nb.experiment.Experiment, which
+# luma_nb.study returns) is imported from its module: luma_nb.config.Settings,
+# luma_nb.notebook.reset, luma_nb.backend.simulator_of...
 _EXPORTS: dict[str, str] = {
     "connect": "luma_nb.backend",
     "show": "luma_nb.display",
     "chain_player": "luma_nb.chain",
     "timeline": "luma_nb.chain",
     "export_html": "luma_nb.report",
-    "Experiment": "luma_nb.experiment",
+    "BudgetExceededError": "luma_nb.experiment",
     "compare_enhancement": "luma_nb.experiment",
     "resume_experiment": "luma_nb.experiment",
+    "study": "luma_nb.experiment",
     "grid": "luma_nb.display",
     "SessionLog": "luma_nb.session_log",
     "load_sessions": "luma_nb.session_log",
     "Client": "luma_nb.client",
     "AsyncClient": "luma_nb.client",
-    "ASPECT_RATIOS": "luma_nb.models",
     "Task": "luma_nb.models",
     "TaskState": "luma_nb.models",
     "Video": "luma_nb.models",
@@ -180,6 +183,7 @@ _SUBMODULES = frozenset(
         "report",
         "session_log",
         "simulator",
+        "video_metrics",
     }
 )
 

@@ -18,7 +18,6 @@ __all__ = [
     "clean_text",
     "esc",
     "human_bytes",
-    "human_seconds",
     "safe_url",
     "sniff_media_type",
 ]
@@ -138,20 +137,6 @@ def human_bytes(n: int) -> str:
     value, unit = (n / _MIB, "MB") if n >= _MIB else (n / 1024, "KB")
     text = f"{value:.1f}"
     return f"{text.removesuffix('.0')} {unit}"
-
-
-def human_seconds(seconds: float) -> str:
-    """``75.4`` -> ``"1 min 15 s"``; short waits keep a decimal."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole} s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 # C0 controls (ESC starts terminal sequences, CR rewrites the line, BEL rings), DEL, C1

@@ -1,7 +1,7 @@
 """The httpx side of the two drivers: one request step, performed with every limit applied.
 
-``Client`` and ``AsyncClient`` hand each :class:`~luma_nb._flows.Send` and
-:class:`~luma_nb._flows.Fetch` step to :func:`perform` / :func:`aperform`, which share the
+``Client`` and ``AsyncClient`` hand each :class:`~luma_nb._flow_steps.Send` and
+:class:`~luma_nb._flow_steps.Fetch` step to :func:`perform` / :func:`aperform`, which share the
 rules below, so the sync and async paths cannot drift apart:
 
 - the bearer token is added by :class:`BearerAuth` inside httpx's request flow, so no frame
@@ -13,7 +13,7 @@ rules below, so the sync and async paths cannot drift apart:
   download to its step's ``max_bytes`` + 1: the flows refuse what passed the cap;
 - an answer's bytes are scrubbed of the token as they arrive (a server may echo it);
 - bodies are encoded by :func:`luma_nb._wire.encode_body` (a ValidationError, before sending);
-- a :class:`~luma_nb._flows.Sleep` that carries a ``stop`` signal ends as soon as it is set
+- a :class:`~luma_nb._flow_steps.Sleep` that carries a ``stop`` signal ends as soon as it is set
   (:func:`pause` / :func:`apause`): the driver waits on the event itself when it can, else
   sleeps in slices of :data:`STOP_SLICE` seconds and looks at the signal between them.
 """
@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from luma_nb import _wire
-from luma_nb._flows import Fetch, Send, Sleep
+from luma_nb._flow_steps import Fetch, Send, Sleep
 from luma_nb.config import MAX_ANSWER_BYTES, Secret, Settings
 
 __all__ = ["BearerAuth", "SendTracker", "apause", "aperform", "pause", "perform", "scrubbed"]

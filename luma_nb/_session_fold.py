@@ -20,6 +20,7 @@ import reprlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from luma_nb._durations import generation_seconds, is_simulated
 from luma_nb._session_file import (
     CHUNK_BYTES,
     append_line,
@@ -31,11 +32,14 @@ from luma_nb._session_file import (
 )
 from luma_nb._session_payload import (
     MAX_TASK_ID_CHARS,
+    METRIC_COLUMNS,
     REQUEST_COLUMNS,
+    WHOLE_METRIC_COLUMNS,
     check_iteration_id,
     check_label,
     check_tags,
     error_payload,
+    metrics_payload,
     request_payload,
     task_payload,
     usable_task_id,
@@ -59,6 +63,7 @@ __all__ = [
     "error_payload",
     "frame",
     "import_pandas",
+    "metrics_payload",
     "parse_lines",
     "paused_gc",
     "read_events",
@@ -96,6 +101,8 @@ COLUMNS: tuple[str, ...] = (
     "echoed_prompt",
     "prompt_changed",
     "media_path",
+    # Measured from the file (a "metrics" event; width and height are the columns above).
+    *(column for column in METRIC_COLUMNS if column not in ("width", "height")),
     "parent",
     "experiment",
     "arm",
@@ -124,7 +131,7 @@ _TEMPLATE: dict[str, Any] = dict.fromkeys((*COLUMNS, *_PRIVATE, "_bad_task_id"))
 _ROW_VALUES = operator.itemgetter(*COLUMNS)
 _TAGS = COLUMNS.index("tags")
 # Events whose payload simply overwrites the row (the last one wins).
-_PLAIN_EVENTS = frozenset({"rate", "note", "media"})
+_PLAIN_EVENTS = frozenset({"rate", "note", "media", "metrics"})
 
 # The documented type of every stored column (and of the private timings the derived columns
 # come from). "iteration" is always text (the fold keys on it), "state" is kept text by the
@@ -157,13 +164,18 @@ _TEXT_KEYS = (
     "backend",
     "toolkit_version",
 )
-_NUMBER_KEYS = ("started_at", "timeout", *_PRIVATE)
+# The measured columns that hold floats (the others are whole numbers).
+_FLOAT_METRICS = tuple(column for column in METRIC_COLUMNS if column not in WHOLE_METRIC_COLUMNS)
+_NUMBER_KEYS = ("started_at", "timeout", *_FLOAT_METRICS, *_PRIVATE)
 #: Whole-number columns and their bounds (a rating is 1-5 stars; sizes fit a pandas Int64).
 _WHOLE_KEYS: tuple[tuple[str, int, int], ...] = (
     ("width", 0, 2**31),
     ("height", 0, 2**31),
     ("rating", 1, 5),
     ("schema_version", 0, 2**31),
+    ("frames", 0, 2**31),
+    ("bitrate", 0, 2**53),
+    ("metric_cuts", 0, 2**31),
 )
 _BOOL_KEYS = ("loop", "enhancement")
 # Numbers beyond 2**53 are not exact as floats, and far beyond they overflow float().
@@ -370,30 +382,23 @@ def _copy_tags(tags: object) -> list[Any]:
 def _derive(row: dict[str, Any], dropped: list[tuple[str, str, str]]) -> None:
     """Clean the row, then fill the timing columns and ``prompt_changed`` from its values.
 
-    The API's clock is preferred (its ``created_at``/``finished_at``/``elapsed`` measure the
-    generation itself); our clock covers what the API never told us.
+    ``elapsed`` is the generation time the task reported (:mod:`luma_nb._durations`), never
+    our clock. Dates are the API's, else our clock's; on the simulator always ours, because
+    its own are on its sped-up clock and would read as real dates that never were.
     """
     _clean(row, dropped)
     created, api_finished = row["api_created_at"], row["api_finished_at"]
     ours = row["_t_submitted"] if row["_t_submitted"] is not None else row["_t_begin"]
     end = row["_t_end"]
-    elapsed = row["api_elapsed"]
-    if elapsed is None and _both_numbers(created, api_finished):
-        elapsed = api_finished - created
-    if elapsed is None and _both_numbers(ours, end):
-        elapsed = end - ours
+    row["elapsed"] = generation_seconds(row["api_elapsed"], created, api_finished)
+    if is_simulated(row["backend"]):
+        created = api_finished = row["started_at"] = None
     row["submitted_at"] = created if created is not None else ours
     row["finished_at"] = api_finished if api_finished is not None else end
-    row["elapsed"] = elapsed
     echoed = row["echoed_prompt"]
     sent = row["prompt"]
     # An extend sent without a prompt has nothing to compare with.
     row["prompt_changed"] = None if echoed is None or sent is None else echoed != sent
-
-
-def _both_numbers(a: object, b: object) -> bool:
-    # Clean rows hold finite numbers here (never a bool: see _clean).
-    return isinstance(a, (int, float)) and isinstance(b, (int, float))
 
 
 def _clean(row: dict[str, Any], dropped: list[tuple[str, str, str]]) -> None:
@@ -507,9 +512,13 @@ def frame(values: list[tuple[Any, ...]]) -> Any:
         # Copies, so that a later fold cannot change a frame already handed out (taken from
         # the tuples: iterating the Series would cost more than the copies).
         result["tags"] = [_copy_tags(row[_TAGS]) for row in values]
-    # Nullable dtypes keep whole numbers whole and booleans boolean next to missing values.
+    # Nullable dtypes keep whole numbers whole and booleans boolean next to missing values;
+    # the timings stay float64 even when none is known (a simulator row has no started_at).
     for columns, dtype in (
+        (("submitted_at", "started_at", "finished_at", "elapsed"), "float64"),
         (("width", "height", "rating", "schema_version"), "Int64"),
+        (("frames", "bitrate", "metric_cuts"), "Int64"),
+        (_FLOAT_METRICS, "float64"),
         (("loop", "enhancement", "prompt_changed"), "boolean"),
     ):
         for column in columns:

@@ -21,19 +21,18 @@ from typing import Any
 
 from luma_nb._session_duckdb import PythonFold, batches, connection, fold_batch
 from luma_nb._session_fold import COLUMNS, frame
-from luma_nb._session_rows import NUMBERS
+from luma_nb._session_rows import FLOATS, NUMBERS, WHOLE
 from luma_nb._session_sql import events_sql
 
 __all__ = ["ROW_TYPES", "write_events", "write_frame", "write_rows"]
 
-_WHOLE = ("width", "height", "rating", "schema_version")
 _FLAGS = ("loop", "enhancement", "prompt_changed")
 #: The Parquet type of every row column.
 ROW_TYPES: dict[str, str] = {
     name: "DOUBLE"
-    if name in NUMBERS
+    if name in NUMBERS or name in FLOATS
     else "BIGINT"
-    if name in _WHOLE
+    if name in WHOLE
     else "BOOLEAN"
     if name in _FLAGS
     else "VARCHAR[]"

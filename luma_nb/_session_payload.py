@@ -6,19 +6,25 @@ timings, kept apart as ``api_*``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from luma_nb.errors import ValidationError, proves_nothing_billed
 from luma_nb.models import Task, VideoRequest
+from luma_nb.video_metrics import COLUMNS as METRIC_COLUMNS
+from luma_nb.video_metrics import WHOLE_COLUMNS as WHOLE_METRIC_COLUMNS
 
 __all__ = [
     "MAX_TASK_ID_CHARS",
+    "METRIC_COLUMNS",
     "REQUEST_COLUMNS",
+    "WHOLE_METRIC_COLUMNS",
     "check_iteration_id",
     "check_label",
     "check_tags",
     "error_payload",
+    "metrics_payload",
     "request_payload",
     "task_payload",
     "usable_task_id",
@@ -42,6 +48,8 @@ REQUEST_COLUMNS: tuple[tuple[str, str], ...] = (
 
 #: The longest task id luma_nb sends back to the API (the API's are 36-character UUIDs).
 MAX_TASK_ID_CHARS = 200
+# Measured values beyond 2**53 are not exact as floats (and no clip has them).
+_METRIC_LIMIT = 2**53
 
 
 def task_payload(task: Task) -> dict[str, Any]:
@@ -104,6 +112,60 @@ def error_payload(error: BaseException) -> dict[str, Any]:
         "status_code": _int_attr(error, "status_code"),
     }
     return {key: value for key, value in payload.items() if value is not None}
+
+
+def metrics_payload(measured: object) -> dict[str, Any]:
+    """What a ``metrics`` event records: :data:`METRIC_COLUMNS`, checked.
+
+    ``measured`` is a :class:`~luma_nb.video_metrics.VideoMetrics` or a mapping of some of
+    those columns. Each value is ``None`` or a finite number (a whole number for the whole
+    columns); NaN is stored as ``None`` (undefined). ``None`` values are recorded, so a new
+    measurement replaces the last one whole, except ``width``/``height``, which are left out
+    when unknown rather than blank the size the API reported.
+    """
+    as_columns = getattr(measured, "as_columns", None)
+    values = as_columns() if callable(as_columns) else measured
+    if not isinstance(values, Mapping):
+        raise ValidationError(
+            f"metrics need a VideoMetrics or a mapping of columns, not {type(measured).__name__}",
+            field="metrics",
+        )
+    unknown = [key for key in values if key not in METRIC_COLUMNS]
+    if unknown:
+        raise ValidationError(
+            f"unknown metric column(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(METRIC_COLUMNS)}",
+            field="metrics",
+        )
+    payload: dict[str, Any] = {}
+    for column in METRIC_COLUMNS:
+        if column not in values:
+            continue
+        value = _metric_value(column, values[column])
+        if value is not None or column not in ("width", "height"):
+            payload[column] = value
+    return payload
+
+
+def _metric_value(column: str, value: object) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError(
+            f"metric {column} must be a number or None, not {value!r}", field="metrics"
+        )
+    if math.isnan(value):
+        return None
+    if math.isinf(value) or abs(value) > _METRIC_LIMIT:
+        raise ValidationError(f"metric {column} is out of range: {value!r}", field="metrics")
+    if column in WHOLE_METRIC_COLUMNS:
+        if value < 0 or not float(value).is_integer():
+            raise ValidationError(
+                f"metric {column} must be a whole number of at least 0, not {value!r}",
+                field="metrics",
+            )
+        return int(value)
+    return float(value)
 
 
 def _text(error: BaseException) -> str:

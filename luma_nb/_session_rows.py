@@ -6,9 +6,10 @@ columns, by the same rules, without a Python object per value:
 
 - text: what pandas infers for text (``str``, Arrow-backed when pyarrow is installed), or
   ``object`` holding only None when every value is missing;
-- numbers (``submitted_at``, ``elapsed``...): ``int64`` when every value is a whole number
-  (an ``int`` in the JSON, flagged in the ``<name>__i`` column), ``float64`` when one is
-  missing or fractional, ``object`` of None when all are missing;
+- the timings and the measured floats: ``float64``, always;
+- ``timeout``: ``int64`` when every value is a whole number (an ``int`` in the JSON, flagged
+  in its ``timeout__i`` column), ``float64`` when one is missing or fractional, ``object`` of
+  None when all are missing;
 - whole numbers ``Int64``, flags ``boolean`` (nullable), ``tags`` lists.
 
 :func:`arrow_values` gives the Python fold's row tuples instead, to merge with rows the
@@ -20,12 +21,29 @@ from __future__ import annotations
 from typing import Any
 
 from luma_nb._session_fold import COLUMNS, frame, import_pandas
+from luma_nb._session_payload import METRIC_COLUMNS, WHOLE_METRIC_COLUMNS
 
-__all__ = ["NUMBERS", "arrow_frame", "arrow_values"]
+__all__ = ["FLOATS", "NUMBERS", "WHOLE", "arrow_frame", "arrow_values"]
 
-#: Number columns, each with a ``<name>__i`` flag column (a whole number in the JSON).
-NUMBERS = ("submitted_at", "started_at", "finished_at", "elapsed", "timeout")
-_WHOLE = ("width", "height", "rating", "schema_version")
+#: Number columns pandas infers (``int64`` or ``float64``), each with a ``<name>__i`` flag
+#: column (a whole number in the JSON).
+NUMBERS = ("timeout",)
+#: Columns the frame holds as ``float64`` whatever their values.
+FLOATS = (
+    "submitted_at",
+    "started_at",
+    "finished_at",
+    "elapsed",
+    *(column for column in METRIC_COLUMNS if column not in WHOLE_METRIC_COLUMNS),
+)
+#: Whole-number columns (``Int64``).
+WHOLE = (
+    "width",
+    "height",
+    "rating",
+    "schema_version",
+    *(c for c in METRIC_COLUMNS if c in WHOLE_METRIC_COLUMNS and c not in ("width", "height")),
+)
 _FLAGS = ("loop", "enhancement", "prompt_changed")
 
 
@@ -41,7 +59,10 @@ def arrow_frame(table: Any) -> Any:
     for name in COLUMNS:
         column = table.column(name).combine_chunks()
         missing = column.is_null().to_numpy(zero_copy_only=False)
-        if name in NUMBERS:
+        if name in FLOATS:
+            data = column.fill_null(0).to_numpy(zero_copy_only=False).astype("float64")
+            columns[name] = np.where(missing, np.nan, data)
+        elif name in NUMBERS:
             data = column.fill_null(0).to_numpy(zero_copy_only=False).astype("float64")
             whole = table.column(f"{name}__i").combine_chunks().fill_null(False)
             if missing.all():
@@ -50,7 +71,7 @@ def arrow_frame(table: Any) -> Any:
                 columns[name] = data.astype("int64")  # exact: whole numbers fit 2**53
             else:
                 columns[name] = np.where(missing, np.nan, data)
-        elif name in _WHOLE:
+        elif name in WHOLE:
             data = column.fill_null(0).to_numpy(zero_copy_only=False).astype("int64")
             columns[name] = pd.arrays.IntegerArray(data, missing)
         elif name in _FLAGS:

@@ -12,7 +12,7 @@ trailing comma) whose every key is known, present once and not null, with no ``n
 ``inf`` literal, its ``t`` a number, its ``state`` text in a task event, its ``tags`` a list
 of text in ``submitting``/``tag``. A row is *routed* to the Python fold when a line of it is
 odd, when its states do not come in the usual order (a terminal state, then a non-terminal
-one: a late poll, a resumed ``outcome_unknown``), or when a final value is not of its
+one after an ``outcome_unknown``: a resumed task), or when a final value is not of its
 column's type or range. Routed rows are replaced by what the Python fold gives for them.
 
 Key names below are the fold's own constants; paths and values are always bound parameters.
@@ -21,6 +21,7 @@ Key names below are the fold's own constants; paths and values are always bound 
 from __future__ import annotations
 
 from luma_nb._session_fold import REQUEST_COLUMNS, TERMINAL_STATES
+from luma_nb._session_payload import METRIC_COLUMNS, WHOLE_METRIC_COLUMNS
 
 __all__ = [
     "BOOL",
@@ -53,16 +54,24 @@ TEXT: tuple[str, ...] = (
     "backend",
     "toolkit_version",
 )
-#: Number columns (and the API's timings) whose last value wins.
+#: Number columns (and the API's timings, the measured floats) whose last value wins.
 NUMBER: tuple[str, ...] = (
     "started_at",
     "timeout",
     "api_created_at",
     "api_finished_at",
     "api_elapsed",
+    *(column for column in METRIC_COLUMNS if column not in WHOLE_METRIC_COLUMNS),
 )
 #: Whole-number columns and their bounds, as the Python fold checks them.
-WHOLE: dict[str, tuple[int, int]] = {"width": (0, 2**31), "height": (0, 2**31), "rating": (1, 5)}
+WHOLE: dict[str, tuple[int, int]] = {
+    "width": (0, 2**31),
+    "height": (0, 2**31),
+    "rating": (1, 5),
+    "frames": (0, 2**31),
+    "bitrate": (0, 2**53),
+    "metric_cuts": (0, 2**31),
+}
 BOOL: tuple[str, ...] = ("loop", "enhancement")
 _LAST = (*TEXT, *NUMBER, *WHOLE, *BOOL)
 # Every key a plain line may hold; any other key makes the line odd.
@@ -76,12 +85,31 @@ def _kinds(*names: str) -> str:
     return "(" + ", ".join(f"'\"{name}\"'" for name in names) + ")"
 
 
-_OVERWRITING = _kinds("update", "submitted", "rate", "note", "media", "submitting", "submit_failed")
+_OVERWRITING = _kinds(
+    "update", "submitted", "rate", "note", "media", "metrics", "submitting", "submit_failed"
+)
+# A measurement records its unknown values as null (a new one replaces the last whole): in a
+# "metrics" line, those keys are read with json_extract, which keeps a null ('null').
+_PATHS = "[" + ", ".join(f"'$.\"{column}\"'" for column in METRIC_COLUMNS) + "]"
+
+
+def _value(key: str) -> str:
+    """A key's JSON text in a line (``'null'`` for a measured value left unknown)."""
+    if key in METRIC_COLUMNS:
+        return f'coalesce(m[{METRIC_COLUMNS.index(key) + 1}], s."{key}")'
+    return f's."{key}"'
+
+
+def _measured(key: str) -> str:
+    """A folded key's last JSON text, a measurement's null as NULL."""
+    return f"nullif({key}, 'null')" if key in METRIC_COLUMNS else key
+
+
 _TASK = _kinds("submitted", "update")
 _STATE_SETTING = _kinds("submitted", "update", "submit_failed")
 _TERMINAL = _kinds(*sorted(TERMINAL_STATES))
 # The JSON text of a line as json.dumps writes it is its own length: the sum of its parts.
-_PARTS = " + ".join(f'coalesce(strlen(s."{key}") + {len(key) + 4}, 0)' for key in _KEYS)
+_PARTS = " + ".join(f"coalesce(strlen({_value(key)}) + {len(key) + 4}, 0)" for key in _KEYS)
 # A list of JSON strings, compact: ["a","b\"c"].
 _TEXT_LIST = r'\[("([^"\\]|\\.)*"(,"([^"\\]|\\.)*")*)?\]'
 _NUMERIC = "(ascii({0}) BETWEEN 48 AND 57 OR ascii({0}) = 45)"  # a digit or a minus sign
@@ -91,14 +119,14 @@ def _plain(line: str) -> str:
     """True when ``line`` (with ``s``, its keys parsed) is read exactly as Python reads it.
 
     Its length must be the sum of its parts as from_json writes them back: a blank outside a
-    string, a trailing comma, a key unknown or repeated, a ``null`` all make it longer. No
-    value re-written is longer than it was written, but a number with an exponent (``1e2``
-    becomes ``100.0``): such lines are odd, with ``null``, ``nan`` and ``inf`` literals.
+    string, a trailing comma, a key unknown or repeated, a ``null`` (but a measurement's) all
+    make it longer. No value re-written is longer than it was written, but a number with an
+    exponent (``1e2`` becomes ``100.0``): such lines are odd, with ``nan``/``inf`` literals.
     """
     return f"""(
         starts_with({line}, '{{') AND starts_with(s.event, '"')
         AND strlen({line}) = 1 + {_PARTS}
-        AND NOT regexp_matches({line}, ':-?([nNiI]|[0-9][0-9.]*[eE])')
+        AND NOT regexp_matches({line}, ':-?(n[^u]|[NiI]|[0-9][0-9.]*[eE])')
         AND coalesce({_NUMERIC.format("s.t")}, false)
         AND starts_with(s.session, '"')
         AND (s.state IS NULL OR (s.event IN {_STATE_SETTING} AND starts_with(s.state, '"')))
@@ -129,20 +157,23 @@ def _number(name: str, value: str, bad: list[str]) -> str:
 
 def _events(files: str, lines: str = "") -> str:
     """The per-line CTEs: ``lines`` (numbered in file order), ``parsed`` (the lines whose
-    number passes the condition ``lines``, if any), ``events``."""
+    number passes the condition ``lines``, if any), ``measured``, ``events``."""
     return f"""
 WITH lines AS (
     SELECT file_index::INTEGER AS f, row_number() OVER () AS ord, json AS j
     FROM read_ndjson_objects({files}, ignore_errors = true, compression = 'none')
 ), parsed AS (
     SELECT f, ord, j, from_json(j, '{_STRUCT}') AS s FROM lines {lines and f"WHERE {lines}"}
+), measured AS (
+    SELECT *, CASE WHEN s.event = '"metrics"' THEN json_extract(j, {_PATHS}) END AS m
+    FROM parsed
 ), events AS (
-    SELECT f, ord, j, j IS NULL AS torn, strlen(j) + 1 AS bytes, s, s.event AS kind,
+    SELECT f, ord, j, j IS NULL AS torn, strlen(j) + 1 AS bytes, s, m, s.event AS kind,
            CASE WHEN starts_with(s.iteration, '"') THEN s.iteration END AS it,
            CASE WHEN s.event IN {_OVERWRITING} THEN ord END AS o,
            s.state IN {_TERMINAL} AS term,
            j IS NOT NULL AND NOT {_plain("j")} AS odd
-    FROM parsed
+    FROM measured
 """
 
 
@@ -156,7 +187,7 @@ def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -
     the parsed lines, newlines included) and ``n_odd``. Lines with no iteration make one row
     per file whose ``iteration`` is NULL. Rows come in file order, then first line.
     """
-    last = ",\n        ".join(f'arg_max(s."{key}", o) AS "{key}"' for key in _LAST)
+    last = ",\n        ".join(f'arg_max({_value(key)}, o) AS "{key}"' for key in _LAST)
     bad: list[str] = []
     out = [f"{_text(key)} AS {key}" for key in ("iteration", *TEXT)]
     bad += [f"({key} IS NOT NULL AND NOT starts_with({key}, '\"'))" for key in TEXT]
@@ -164,18 +195,20 @@ def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -
     bad.append("NOT starts_with(session, '\"')")
     out.append(f"{_text('state')} AS state")
     for key in NUMBER:
-        out.append(_number(key, key, bad))
+        out.append(_number(key, _measured(key), bad))
     for key, value in (("_t_begin", "t_begin"), ("_t_submitted", "t_sub"), ("_t_end", "t_end")):
         out.append(_number(key, value, bad))
     for key, (low, high) in (*WHOLE.items(), ("schema_version", (0, 2**31))):
-        value = "v" if key == "schema_version" else key
+        value = "v" if key == "schema_version" else _measured(key)
         ok = f"coalesce(NOT regexp_matches({value}, '[.eE]') AND TRY_CAST({value} AS HUGEINT) BETWEEN {low} AND {high}, false)"  # noqa: E501
         out.append(f"CASE WHEN {ok} THEN {value}::BIGINT END AS {key}")
         bad.append(f"({value} IS NOT NULL AND NOT {ok})")
     for key in BOOL:
         out.append(f"CASE WHEN {key} IN ('true', 'false') THEN {key} = 'true' END AS {key}")
         bad.append(f"({key} IS NOT NULL AND {key} NOT IN ('true', 'false'))")
-    irregular = "coalesce(live_ord > term_ord, false)"
+    # A poll answer after a finished state is ignored (no reopening): only a task state after
+    # an outcome_unknown (resumed) changes the order of things, and that is left to Python.
+    irregular = "coalesce(live_ord > term_ord AND reopened, false)"
     return f"""
 {_events(files, f"ord BETWEEN {first_line} AND {last_line}")}), folded AS (
     SELECT f, it AS iteration, min(ord) AS first_ord, max(ord) AS last_ord, bool_or(odd) AS odd,
@@ -193,6 +226,7 @@ def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -
         arg_max(s.state, CASE WHEN kind IN {_TASK} AND NOT term THEN ord END) AS live_state,
         max(CASE WHEN kind IN {_TASK} AND NOT term THEN ord END) AS live_ord,
         bool_or(kind = '"submitting"') AS begun,
+        bool_or(term AND s.state = '"outcome_unknown"') AS reopened,
         list({{'o': ord, 't': s.tags}}) FILTER (WHERE s.tags IS NOT NULL) AS tag_lists
     FROM events
     GROUP BY f, it
@@ -209,28 +243,25 @@ def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -
 ), typed AS (
     SELECT f, first_ord, last_ord, odd, irregular, lines, torn, bytes, n_odd,
         {", ".join(out)},
+        coalesce(backend = '"simulator"', false) AS simulated,
         list_filter(tag_list, lambda x, i: list_position(tag_list, x) = i) AS tags,
         {" OR ".join(bad)} AS wrong
     FROM steps
 )
-SELECT * EXCLUDE (odd, irregular, wrong),
+SELECT * EXCLUDE (odd, irregular, wrong, started_at),
     coalesce(odd OR irregular OR wrong, true) AS route,
-    coalesce(api_created_at, _t_submitted, _t_begin) AS submitted_at,
-    CASE WHEN api_created_at IS NOT NULL THEN api_created_at__i
-         WHEN _t_submitted IS NOT NULL THEN _t_submitted__i ELSE _t_begin__i END
-        AS submitted_at__i,
-    coalesce(api_finished_at, _t_end) AS finished_at,
-    CASE WHEN api_finished_at IS NOT NULL THEN api_finished_at__i ELSE _t_end__i END
-        AS finished_at__i,
-    CASE WHEN api_elapsed IS NOT NULL THEN api_elapsed
-         WHEN api_created_at IS NOT NULL AND api_finished_at IS NOT NULL
-             THEN api_finished_at - api_created_at
-         ELSE _t_end - coalesce(_t_submitted, _t_begin) END AS elapsed,
-    CASE WHEN api_elapsed IS NOT NULL THEN api_elapsed__i
-         WHEN api_created_at IS NOT NULL AND api_finished_at IS NOT NULL
-             THEN api_finished_at__i AND api_created_at__i
-         WHEN _t_submitted IS NOT NULL THEN _t_end__i AND _t_submitted__i
-         ELSE _t_end__i AND _t_begin__i END AS elapsed__i,
+    -- The generation time the task reported (its elapsed, else finished - created), as
+    -- luma_nb._durations.generation_seconds reads it: finite, not negative, a float.
+    coalesce(
+        CASE WHEN api_elapsed >= 0 THEN api_elapsed + 0.0 END,
+        CASE WHEN api_created_at >= 0 AND api_finished_at >= 0
+                  AND api_finished_at - api_created_at >= 0
+             THEN api_finished_at - api_created_at + 0.0 END) AS elapsed,
+    -- Dates: the API's, else our clock's; on the simulator (its own clock) always ours.
+    CASE WHEN NOT simulated THEN started_at END AS started_at,
+    coalesce(CASE WHEN NOT simulated THEN api_created_at END, _t_submitted, _t_begin)
+        AS submitted_at,
+    coalesce(CASE WHEN NOT simulated THEN api_finished_at END, _t_end) AS finished_at,
     CASE WHEN echoed_prompt IS NOT NULL AND prompt IS NOT NULL
          THEN echoed_prompt <> prompt END AS prompt_changed
 FROM typed

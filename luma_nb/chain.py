@@ -36,7 +36,8 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from luma_nb._html import clean_text, esc, human_seconds
+from luma_nb._durations import generation_text, is_simulated, seconds_or_none
+from luma_nb._html import clean_text, esc
 from luma_nb.errors import ValidationError
 from luma_nb.models import Video
 from luma_nb.render import text as plain
@@ -47,8 +48,8 @@ from luma_nb.render.card import (
     badge,
     broken,
     card,
-    elapsed_fact,
     error_block,
+    generation_fact,
     head,
     mono,
     prompt_facts,
@@ -149,10 +150,16 @@ def _text(value: object) -> str | None:
 
 
 def _seconds(row: Mapping[str, Any]) -> float | None:
-    value = row.get("elapsed")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    return seconds_or_none(row.get("elapsed"))
+
+
+def _chain_time(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """The chain's total generation time; none when a step's is unknown or the clocks differ."""
+    seconds = [_seconds(row) for row in rows]
+    clocks = {is_simulated(row.get("backend")) for row in rows}
+    if not seconds or None in seconds or len(clocks) != 1:
         return None
-    return float(value)
+    return generation_text(sum(s for s in seconds if s is not None), rows[0].get("backend"))
 
 
 def _step_label(index: int, total: int, row: Mapping[str, Any]) -> str:
@@ -208,12 +215,12 @@ class Timeline(RichView):
         backends = {_text(row.get("backend")) for row in self.rows} - {None}
         badges = [badge(f"{total} step" + ("s" if total != 1 else ""))]
         badges += [backend_badge(b) for b in sorted(b for b in backends if b)]
-        seconds = [s for s in (_seconds(row) for row in self.rows) if s is not None]
         intro = ""
         if total > 1:
             intro = f'<div class="luma-nb-status">{esc(_whole_chain_sentence(total))}'
-            if seconds:
-                intro += esc(f" Generation time over the chain: {human_seconds(sum(seconds))}.")
+            chain_time = _chain_time(self.rows)
+            if chain_time is not None:
+                intro += esc(f" Generation time over the chain: {chain_time}.")
             intro += "</div>"
         steps = [self._step(i, total, row) for i, row in enumerate(self.rows)]
         return (
@@ -242,7 +249,7 @@ class Timeline(RichView):
             echoed if isinstance(echoed, str) else None,
             request_known=True,
         )
-        rows += elapsed_fact(_seconds(row))
+        rows += generation_fact(_seconds(row), row.get("backend"))
         if index > 0:
             rows.append(("Extends", esc(f"step {index}")))
         for label, key in (
@@ -273,7 +280,9 @@ class Timeline(RichView):
         for index, row in enumerate(self.rows):
             state = _text(row.get("state")) or "unknown"
             elapsed = _seconds(row)
-            took = f" · {human_seconds(elapsed)}" if elapsed is not None else ""
+            took = (
+                f" · {generation_text(elapsed, row.get('backend'))}" if elapsed is not None else ""
+            )
             lines.append(f"  {_step_label(index, total, row)} · {state}{took}")
             lines.append(f"    prompt sent    {plain.short(row.get('prompt') or '(none)')}")
             if _text(row.get("echoed_prompt")):

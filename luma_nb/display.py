@@ -110,9 +110,9 @@ def task_html(
     label : str or None
         A title for the card; the default is "Luma task" (or "Luma video" when completed).
     elapsed : float or None
-        Seconds to show as elapsed (a caller measuring its own wait). By default the record's
-        ``elapsed`` or its timestamps are used; for the simulator, whose timestamps are in
-        simulated time, a running task then shows none.
+        A caller's own wait, in real seconds: shown as "Waited". The card always shows the
+        task's generation time when the record says (labelled "simulated" on the simulator,
+        see :mod:`luma_nb._durations`); a task running on the real API shows it so far.
 
     Returns
     -------
@@ -135,7 +135,7 @@ def video_text(video: Video) -> str:
 
 
 def task_text(task: Task) -> str:
-    """A short plain-text view of a task: state, ids, elapsed time, error or video."""
+    """A short plain-text view of a task: state, ids, generation time, error or video."""
     return plain.safe(partial(plain.task_text, task), "task")
 
 

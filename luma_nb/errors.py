@@ -24,7 +24,9 @@ The tree::
     ├── GenerationFailedError        the task finished, but failed (carries the task)
     ├── WaitTimeoutError             our own deadline passed; the task may still finish (re-attach)
     ├── WaitCancelledError           a wait's `stop` event was set; the task may still finish too
+    ├── BudgetExceededError          (experiment) a study needs more paid submits than max_submits
     ├── RunTimeoutError              (aio) run_blocking timed out; its coroutine was cancelled
+    ├── VideoDecodeError             (video_metrics) a local file is not a video PyAV can decode
     └── SessionLogWriteError         (session_log) the paid task exists but its log line could not
                                      be written (disk full): ``.task_id``; written once it can be
 

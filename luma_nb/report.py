@@ -39,7 +39,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from luma_nb._html import esc, human_bytes, human_seconds, safe_url
+from luma_nb._durations import generation_text, seconds_or_none
+from luma_nb._html import esc, human_bytes, safe_url
 from luma_nb._media_policy import report_file_name
 from luma_nb._version import __version__
 from luma_nb.errors import ValidationError
@@ -49,9 +50,9 @@ from luma_nb.render.card import (
     backend_badge,
     badge,
     card,
-    elapsed_fact,
     error_block,
     facts,
+    generation_fact,
     label_badges,
     mono,
     prompt_facts,
@@ -207,7 +208,7 @@ def _result(row: Mapping[str, Any]) -> list[Fact]:
     raw = _text(row.get("raw_state"))
     shown_state = esc(state or "unknown") + (f" ({esc(raw)})" if raw and raw != state else "")
     result.append(("State", shown_state))
-    result += elapsed_fact(row.get("elapsed"))
+    result += generation_fact(row.get("elapsed"), row.get("backend"))
     submitted = _when(row.get("submitted_at"))
     if submitted:
         result.append(("Submitted", esc(submitted)))
@@ -242,18 +243,14 @@ def _result(row: Mapping[str, Any]) -> list[Fact]:
 def _overview(rows: Sequence[Mapping[str, Any]]) -> str:
     head = "".join(
         f"<th>{esc(name)}</th>"
-        for name in ("#", "action", "state", "prompt sent", "elapsed", "rating", "arm")
+        for name in ("#", "action", "state", "prompt sent", "generation time", "rating", "arm")
     )
     body = []
     for index, row in enumerate(rows):
         prompt = _text(row.get("prompt")) or ""
         short = prompt if len(prompt) <= 90 else prompt[:87] + "..."
-        elapsed = row.get("elapsed")
-        seconds = (
-            human_seconds(float(elapsed))
-            if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool)
-            else ""
-        )
+        elapsed = seconds_or_none(row.get("elapsed"))
+        seconds = "" if elapsed is None else generation_text(elapsed, row.get("backend"))
         rating = row.get("rating")
         stars = str(rating) if isinstance(rating, int) and not isinstance(rating, bool) else ""
         cells = (
@@ -362,7 +359,9 @@ def report_html(
         banner = (
             '<div class="luma-nb-note"><b>Simulated backend.</b> Videos marked '
             "&ldquo;simulated&rdquo; were made by luma_nb&rsquo;s built-in simulator, not by "
-            "Luma: they stand in for real results.</div>"
+            "Luma: they stand in for real results. Their generation times are on the "
+            "simulator&rsquo;s sped-up clock, marked &ldquo;(simulated)&rdquo;; every date "
+            "is this machine&rsquo;s.</div>"
         )
     summary_block = (
         f'<h2>Summary</h2><div class="luma-nb-summary">{summary}</div>' if summary else ""

@@ -1,9 +1,10 @@
 """The session log: every prompt iteration, kept in an append-only JSONL file.
 
 Each line is one event (``submitting``, ``submitted``, ``update``, ``submit_failed``,
-``media``, ``rate``, ``note``, ``tag``). The ``submitting`` event is written *before* the paid
-POST and ``submitted`` (the task id) before anyone waits, so a crash or a kernel restart loses
-nothing and :meth:`SessionLog.resume` can re-attach to tasks that were still running.
+``media``, ``metrics``, ``rate``, ``note``, ``tag``). The ``submitting`` event is written
+*before* the paid POST and ``submitted`` (the task id) before anyone waits, so a crash or a
+kernel restart loses nothing and :meth:`SessionLog.resume` can re-attach to tasks that were
+still running.
 Folding the events gives one flat row per iteration (:data:`COLUMNS`); the columns and the
 event schema are documented in ``docs/session-log.md``.
 
@@ -47,6 +48,7 @@ from luma_nb._session_fold import (
     error_payload,
     frame,
     import_pandas,
+    metrics_payload,
     paused_gc,
     read_events,
     request_payload,
@@ -59,9 +61,12 @@ from luma_nb.errors import ValidationError
 from luma_nb.models import Task, VideoRequest
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas
 
     from luma_nb.client import AsyncClient, Client
+    from luma_nb.video_metrics import VideoMetrics
 
 __all__ = [
     "COLUMNS",
@@ -257,6 +262,28 @@ class SessionLog(LogStore):
         if not isinstance(path, (str, os.PathLike)):
             raise ValidationError(f"path must be a path, not {path!r}", field="path")
         self._write_for(iteration, "media", {"media_path": os.path.abspath(os.fspath(path))})
+
+    def metrics(
+        self, iteration: str, measured: VideoMetrics | Mapping[str, float | int | None]
+    ) -> None:
+        """Record what was measured from the iteration's video file (the last record wins).
+
+        Parameters
+        ----------
+        iteration : str
+            The iteration whose video was measured.
+        measured : VideoMetrics or mapping
+            :func:`luma_nb.video_metrics.measure_video`'s result, or a mapping of some of its
+            columns (``metric_motion`` ... ``metric_cuts``, ``duration``, ``fps``, ``frames``,
+            ``width``, ``height``, ``bitrate``). The row gets them as columns; the measured
+            ``width``/``height`` replace the ones the API reported.
+
+        Raises
+        ------
+        ValidationError
+            An unknown column, or a value that is not a finite number (or ``None``).
+        """
+        self._write_for(iteration, "metrics", metrics_payload(measured))
 
     def rate(self, iteration: str, stars: int, note: str | None = None) -> None:
         """Rate an iteration from 1 to 5 stars, optionally with a note (the last rating wins)."""

@@ -8,7 +8,8 @@ from functools import partial
 import pytest
 
 import luma_nb
-from luma_nb import ASPECT_RATIOS, ConfigError, ValidationError
+from luma_nb import ConfigError, ValidationError
+from luma_nb.models import ASPECT_RATIOS
 
 GOOD_URL = "https://example.com/frame.png"
 BAD_URLS = [

@@ -58,7 +58,10 @@ class _Inspector(HTMLParser):
     handle_startendtag = handle_starttag
 
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        # Text nodes as a reader sees them: inline tags (a prompt diff's <ins>) split words
+        # from their spaces, so whitespace is collapsed and blank nodes dropped.
+        if data.strip():
+            self.text.append(" ".join(data.split()))
 
 
 def parse(markup: str) -> _Inspector:
@@ -573,12 +576,12 @@ def test_running_task_card() -> None:
 
 
 def test_running_task_elapsed_from_timestamps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("luma_nb.render.adapt.time.time", lambda: 1_000_075.0)
+    monkeypatch.setattr("luma_nb._durations.time.time", lambda: 1_000_075.0)
     task = Task(id="t", state=TaskState.PENDING, created_at=1_000_000.0)
     assert "1 min 15 s" in task_html(task)
     # Simulated timestamps are not comparable with the wall clock: no made-up elapsed time.
     sim = Task(id="t", state=TaskState.PENDING, created_at=1_000_000.0, backend="simulator")
-    assert "Elapsed" not in task_html(sim)
+    assert "Generation time" not in task_html(sim)
     done = Task(id="t", state=TaskState.QUEUED, created_at=10.0, finished_at=13.5)
     assert "3.5 s" in task_html(done)
 

@@ -62,7 +62,7 @@ def test_a_timed_out_study_is_completed_without_resubmitting(
     assert len(set(after.values())) == 6
     # The plan survived: same seed, prompts, parameters, order.
     assert again.seed == 4 and again.prompts == tuple(PROMPTS)
-    assert again.plan.order == study.plan.order
+    assert again.plan().order == study.plan().order
     assert again.params == study.params
 
 
@@ -148,11 +148,11 @@ def test_a_row_begun_without_an_answer_is_not_resubmitted(sim: Simulator, tmp_pa
             session=luma_nb.SessionLog(path),
         )
     [never] = [r for r in study.records() if r["state"] == "not_submitted"]
-    missing = study.plan.unit(never["pair"], never["arm"])
+    missing = study.plan().unit(never["pair"], never["arm"])
     # The kernel died after `begin` and before the POST's answer: only the begin is on disk.
     log = luma_nb.SessionLog(path)
     log.begin(
-        study.plan.request(missing),
+        study.plan().request(missing),
         backend="simulator",
         experiment=study.id,
         arm=missing.arm,
@@ -169,6 +169,7 @@ def test_resume_finds_the_study_in_the_default_folder(
     sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    luma_nb.notebook.reset()  # a session another test opened elsewhere is not this kernel's
     luma_nb.use(make_client(sim, tmp_path))
     try:
         with pytest.warns(ExperimentWarning):

@@ -63,7 +63,7 @@ def test_pairs_are_side_by_side_with_the_arms_hidden(study: Experiment) -> None:
             assert "enhancement" not in html.lower()
             assert row["task_id"] not in html
         # The prompt sent (the same for both) is shown above the pair.
-        assert pair.prompt == study.plan.prompt_of(pair.pair)
+        assert pair.prompt == study.plan().prompt_of(pair.pair)
 
 
 def test_a_and_b_are_shuffled_per_pair_and_stable(study: Experiment, tmp_path: Path) -> None:
@@ -108,10 +108,39 @@ def test_ratings_from_the_grid_reach_the_summary(study: Experiment) -> None:
     assert summary.paired.on_better == 3 and summary.paired.p_value == 0.25
 
 
+def test_reveal_asks_first_and_cancel_keeps_the_arms_hidden(study: Experiment) -> None:
+    review = study.review()
+    assert review.confirm.layout.display == "none"
+    review.card(1, "A").rating.value = 4
+    review.card(1, "A").save_button.click()
+    review.reveal_button.click()
+    # One click only asks: nothing is shown yet, and the question says what is at stake.
+    assert not review.revealed and review.confirm.layout.display == "flex"
+    assert all(pair.reveal.value == "" for pair in review.pairs)
+    assert "cannot be undone" in review.confirm_text.value
+    assert "5 video(s) are not rated yet" in review.confirm_text.value
+    review.cancel_button.click()
+    assert not review.revealed and review.confirm.layout.display == "none"
+    assert "enhancement on" not in review._snapshot_html()
+
+
+def test_progress_counts_the_ratings(study: Experiment) -> None:
+    review = study.review()
+    assert review.progress_text() == "0 of 6 rated"
+    for n, card in enumerate(review.cards[:4]):
+        card.rating.value = 1 + n
+        card.save_button.click()
+    assert review.progress_text() == "4 of 6 rated"
+    assert "4 of 6 rated" in review.progress.value
+    assert study.review().progress_text() == "4 of 6 rated"  # read back from the log
+
+
 def test_reveal_shows_the_arms(study: Experiment) -> None:
     review = study.review()
     review.reveal_button.click()
+    review.confirm_button.click()
     assert review.revealed and review.reveal_button.disabled
+    assert review.confirm.layout.display == "none"
     for pair in review.pairs:
         text = pair.reveal.value
         assert f"A: enhancement {pair.arms['A']}" in text
@@ -215,7 +244,10 @@ def test_a_double_click_on_reveal_reveals_once(study: Experiment) -> None:
     path = study.log.path
     before = path.read_text(encoding="utf-8")
     review.reveal_button.click()
-    review.reveal_button.click()
+    review.reveal_button.click()  # asking twice is asking once
+    assert not review.revealed
+    review.confirm_button.click()
+    review.confirm_button.click()
     assert review.revealed and review.reveal_button.disabled
     assert "second click of Reveal was ignored" in review.message.value
     assert path.read_text(encoding="utf-8") == before  # Reveal writes no event

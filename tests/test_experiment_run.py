@@ -103,7 +103,7 @@ def test_the_order_follows_the_seed(sim: Simulator, tmp_path: Path) -> None:
             simulator.close()
         sent = [(b["prompt"], b["enhancement"]) for b in transport.bodies]
         # What was sent is the plan's order, and the plan records its seed.
-        planned = [(prompts[u.prompt_index], u.arm == "on") for u in study.plan.order]
+        planned = [(prompts[u.prompt_index], u.arm == "on") for u in study.plan().order]
         assert sent == planned and study.seed == seed
         return sent
 

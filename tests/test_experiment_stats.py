@@ -165,7 +165,12 @@ def test_summary_without_ratings_or_videos(tmp_path: Path) -> None:
     assert summary.on.success_rate is None and summary.on.unresolved == 1
     assert summary.off.not_submitted == 1
     assert summary.paired.units == 0 and summary.paired.p_value == 1.0
-    assert "no prompt is rated in both arms" in summary._repr_html_()
+    assert "enhancement: no prompt is rated at both levels (on, off) yet." in summary.text()
+    html = summary._repr_html_()
+    # Rows that say nothing are left out: no ratings, nothing failed or running.
+    for empty in ("Failed", "Running", "Mean rating", "Rated<", "Completed"):
+        assert f"<th>{empty}" not in html, empty
+    assert "<th>Outcome unknown</th><td>1</td><td>0</td>" in html
 
 
 def test_paired_by_prompt_averages_the_repeats(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,21 @@ nbclient = pytest.importorskip("nbclient")
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 pytestmark = pytest.mark.slow
+
+# What a notebook must show beyond every notebook's basics, and the files it must write.
+EXPECTED_HTML = {
+    "03_enhancement_study.ipynb": ['<ul class="luma-nb-verdicts">', "Measured from the videos"],
+    "06_factorial_study.ipynb": [
+        '<ul class="luma-nb-verdicts">',
+        "Measured from the videos",
+        'class="luma-nb-strip"',  # the filmstrips
+        "data:image/jpeg;base64,",
+    ],
+}
+EXPECTED_FILES = {
+    "03_enhancement_study.ipynb": ["enhancement_study_report.html"],
+    "06_factorial_study.ipynb": ["factorial_study_report.html"],
+}
 
 
 def _outputs(notebook: object) -> list[dict[str, object]]:
@@ -56,3 +72,9 @@ def test_notebook_runs_on_the_simulator(
     assert "<video" in html and "data:video/mp4;base64," in html  # a playable, embedded clip
     assert "dataframe" in html  # the history table
     assert list((tmp_path / "luma_sessions").glob("*.jsonl")), "the session log was written"
+    for needle in EXPECTED_HTML.get(path.name, []):
+        assert needle in html, needle
+    if path.name in EXPECTED_HTML and importlib.util.find_spec("matplotlib"):
+        assert "<svg" in html and "currentColor" in html  # the study plot, themed
+    for name in EXPECTED_FILES.get(path.name, []):
+        assert (tmp_path / name).is_file(), name

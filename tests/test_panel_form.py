@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 import luma_nb
 from luma_nb.panel import Panel
 from luma_nb.panel._backend import API_LINE, SIMULATOR_LINE
+from luma_nb.panel._frontend import FilePicker
 from tests._paneltools import Rig, all_html, async_test, png_bytes, state_text
 
 
@@ -25,14 +25,12 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     made.close()
 
 
-def _file(name: str, data: bytes) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": "image/png",
-        "size": len(data),
-        "content": memoryview(data),
-        "last_modified": datetime.datetime.now(datetime.timezone.utc),
-    }
+def _choose(picker: Any, name: str, data: bytes | None, size: int | None = None) -> None:
+    """What the browser sends when a file is chosen: a message, the bytes as its buffer
+    (none when the file is over the picker's limit)."""
+    content = {"event": "file", "name": name, "type": "image/png"}
+    content["size"] = len(data) if size is None and data is not None else size
+    picker._handle_custom_msg(content, [memoryview(data)] if data is not None else [])
 
 
 def _all_widget_states() -> str:
@@ -99,7 +97,7 @@ async def test_an_invalid_form_disables_generate_and_says_why(rig: Rig) -> None:
 def test_aspect_ratio_offers_the_seven_values(rig: Rig) -> None:
     panel = Panel(rig.sync_client(), rig.log)
     values = [value for _, value in panel.aspect_ratio.options]
-    assert values[:7] == list(luma_nb.ASPECT_RATIOS) and values[7:] == [""]
+    assert values[:7] == list(luma_nb.models.ASPECT_RATIOS) and values[7:] == [""]
     panel.action.value = "extend"
     assert panel.aspect_ratio.value == ""  # an extend keeps the original's by default
     panel.action.value = "generate"
@@ -118,15 +116,20 @@ async def test_uploader_fills_the_url_and_clears_the_file(rig: Rig) -> None:
         return f"https://images.example/{filename}"
 
     panel = rig.panel(uploader=uploader)
+    picker = panel.start_image_upload
+    assert (picker.label, picker.status) == ("Upload a file…", "none chosen")
     data = png_bytes()
-    panel.start_image_upload.value = (_file("start.png", data),)
-    assert panel.start_image_upload.value == ()  # the bytes are not kept in the widget
+    _choose(picker, "start.png", data)
+    # The bytes came as a message: no trait of the picker holds them (nothing to save).
+    assert all(not isinstance(v, (bytes, memoryview)) for v in picker.get_state().values())
     assert "Uploading start.png" in panel.start_image_preview.value
+    assert picker.status == "uploading start.png…"
     await panel.idle()
     assert calls and calls[0][:2] == (data, "start.png")
     assert calls[0][2] != threading.current_thread().name  # off the loop's thread
     assert panel.start_image_url.value == "https://images.example/start.png"
     assert "<img" in panel.start_image_preview.value
+    assert picker.status == "start.png uploaded"
 
     panel.prompt.value = "from a keyframe"
     job = panel.submit()
@@ -141,18 +144,46 @@ async def test_a_failing_uploader_says_so(rig: Rig) -> None:
         raise ConnectionError("bucket unreachable")
 
     panel = rig.panel(uploader=uploader)
-    panel.end_image_upload.value = (_file("end.png", b"png"),)
+    _choose(panel.end_image_upload, "end.png", b"png")
     await panel.idle()
     assert "Uploading end.png failed" in panel.end_image_preview.value
     assert "bucket unreachable" in panel.end_image_preview.value
     assert panel.end_image_url.value == ""
+    assert panel.end_image_upload.status == "end.png: upload failed"
+    # Typing a URL by hand: the picker's file is out of play, and its status says so.
+    panel.end_image_url.value = "https://images.example/typed.png"
+    assert panel.end_image_upload.status == "none chosen"
+
+
+@async_test
+async def test_a_file_over_the_limit_is_refused_without_its_bytes(rig: Rig) -> None:
+    calls: list[str] = []
+    panel = rig.panel(uploader=lambda data, name: calls.append(name) or "https://x.example/a")
+    picker = panel.start_image_upload
+    assert picker.max_bytes == 20 * 1024 * 1024  # the browser does not even send larger files
+    _choose(picker, "huge.png", None, size=30 * 1024 * 1024)
+    assert picker.status == "huge.png: too large"
+    assert "huge.png is 30 MB: a keyframe must be at most 20 MB" in panel.start_image_preview.value
+    # A browser that sent the bytes anyway is held to the same limit.
+    picker.max_bytes = 10
+    _choose(picker, "sneaky.png", b"x" * 11)
+    await panel.idle()
+    assert calls == []
+    assert picker.status == "sneaky.png: too large"
+    assert "sneaky.png is 11 bytes" in panel.start_image_preview.value
+    # Malformed messages from the browser are ignored.
+    for content in ({"event": "nope"}, {"name": "x"}, ["event", "file"], None):
+        picker._handle_custom_msg(content, [])
+    assert picker.status == "sneaky.png: too large" and calls == []
 
 
 def test_without_an_uploader_a_local_file_explains_what_to_do(rig: Rig) -> None:
     panel = Panel(rig.sync_client(), rig.log)
     assert "Panel(uploader=my_upload_fn)" in all_html(panel.widget)
-    panel.start_image_upload.value = (_file("me.png", b"png"),)
-    assert panel.start_image_upload.value == ()
+    picker = panel.start_image_upload
+    assert (picker.label, picker.status) == ("Local file…", "none chosen")  # never "(0)"
+    _choose(picker, "me.png", b"png")
+    assert picker.status == "me.png: not used (see below)"
     preview = panel.start_image_preview.value
     assert "public URL" in preview and "Panel(uploader=my_upload_fn)" in preview
     assert panel.start_image_url.value == ""
@@ -291,8 +322,8 @@ def test_widgets_are_ipywidgets(rig: Rig) -> None:
         "enhancement": ipywidgets.Checkbox,
         "start_image_url": ipywidgets.Text,
         "end_image_url": ipywidgets.Text,
-        "start_image_upload": ipywidgets.FileUpload,
-        "end_image_upload": ipywidgets.FileUpload,
+        "start_image_upload": FilePicker,
+        "end_image_upload": FilePicker,
         "extend_choice": ipywidgets.Dropdown,
         "extend_ref": ipywidgets.Text,
         "callback_url": ipywidgets.Text,

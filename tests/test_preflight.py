@@ -401,6 +401,51 @@ def test_a_tiny_image_warns(checked, api, host) -> None:
     assert paid(api) == 1
 
 
+@pytest.mark.parametrize("method", ["submit", "generate", "extend"])
+@pytest.mark.parametrize("shell", ["sync", "async"])
+def test_a_keyframe_warning_points_at_the_line_that_called_the_client(
+    api, host, clock, tmp_path, method, shell
+) -> None:
+    # Called directly, not through conftest's facades: the warning names this file.
+    api.script(VIDEOS, {"task_id": "task-1"})
+    api.script(
+        "/luma/tasks",
+        {
+            "id": "task-1",
+            "response": {
+                "task_id": "task-1",
+                "state": "completed",
+                "success": True,
+                "video_id": "vid-1",
+                "video_url": "https://cdn.example.com/task-1.mp4",
+            },
+        },
+    )
+    url = host.serve("/wide.png")  # 16:9, asked for 9:16: a warning
+    first = "vid-0" if method == "extend" else "a cat"
+    options: dict[str, Any] = {
+        "token": TOKEN,
+        "transport": api.transport(),
+        "preflight": policy(),
+        "clock": clock,
+        "cache_dir": tmp_path,
+    }
+
+    def blocking() -> None:
+        with luma_nb.Client(sleep=clock.sleep, **options) as client:
+            getattr(client, method)(first, start_image_url=url, aspect_ratio="9:16")
+
+    async def awaited() -> None:
+        async with luma_nb.AsyncClient(sleep=clock.async_sleep, **options) as client:
+            await getattr(client, method)(first, start_image_url=url, aspect_ratio="9:16")
+
+    with pytest.warns(KeyframeWarning) as caught:
+        blocking() if shell == "sync" else asyncio.run(awaited())
+    [warning] = caught
+    assert warning.filename == __file__
+    assert paid(api) == 1
+
+
 def test_no_ratio_no_shape_judgement(checked, host) -> None:
     url = host.serve("/a.png")
     assert checked.check_keyframe(url).warnings == ()

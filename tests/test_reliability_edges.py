@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 import luma_nb
 from luma_nb import errors
-from luma_nb._flows import DEADLINE_GRACE
+from luma_nb._flow_base import DEADLINE_GRACE
 from luma_nb.config import MAX_ANSWER_BYTES
 from luma_nb.errors import (
     ConfigError,

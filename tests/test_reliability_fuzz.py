@@ -388,7 +388,7 @@ GOOD_URL = st.sampled_from(
     ["https://cdn.test/a.png", "http://[::1]:8080/x", "https://h.test/\u00e9"]
 )
 GOOD: dict[str, st.SearchStrategy[Any]] = {
-    "aspect_ratio": st.sampled_from(luma_nb.ASPECT_RATIOS),
+    "aspect_ratio": st.sampled_from(luma_nb.models.ASPECT_RATIOS),
     "loop": st.booleans(),
     "enhancement": st.booleans(),
     "start_image_url": GOOD_URL,
@@ -453,12 +453,16 @@ def test_requests_are_refused_or_encode_cleanly(
 
 
 EVENT_KINDS = st.sampled_from(
-    ["submitting", "submitted", "update", "submit_failed", "media", "rate", "note", "tag", "new"]
+    [
+        *("submitting", "submitted", "update", "submit_failed", "media", "metrics", "rate"),
+        *("note", "tag", "new"),
+    ]
 )
 ROW_KEYS = st.sampled_from(
     [
         *("state", "task_id", "parent", "tags", "t", "rating", "prompt", "echoed_prompt"),
         *("width", "api_created_at", "api_finished_at", "api_elapsed", "video_url", "loop", "v"),
+        *("metric_motion", "metric_cuts", "frames", "bitrate", "fps"),
     ]
 )
 EVENTS = st.lists(

@@ -32,13 +32,27 @@ from luma_nb.session_log import SessionLog, SessionLogWarning
 from luma_nb.simulator import Simulator, VirtualClock
 
 EXPERIMENT = "hand"
+# The measured columns of a "metrics" event: whole numbers, or floats.
+MEASURED_WHOLE = {"frames": (0, 2**31), "bitrate": (0, 2**53), "metric_cuts": (0, 2**31)}
+MEASURED = tuple(c for c in COLUMNS if c.startswith("metric_") or c in ("duration", "fps"))
 TEXT = frozenset(COLUMNS) - {
     *("submitted_at", "started_at", "finished_at", "elapsed", "timeout"),
     *("loop", "enhancement", "prompt_changed", "width", "height", "rating"),
     *("schema_version", "tags", "state"),
+    *MEASURED,
+    *MEASURED_WHOLE,
 }
-NUMBERS = ("submitted_at", "started_at", "finished_at", "elapsed", "timeout")
-WHOLE = {"width": (0, 2**31), "height": (0, 2**31), "rating": (1, 5), "schema_version": (0, 2**31)}
+NUMBERS = (
+    *("submitted_at", "started_at", "finished_at", "elapsed", "timeout"),
+    *(c for c in MEASURED if c not in MEASURED_WHOLE),
+)
+WHOLE = {
+    "width": (0, 2**31),
+    "height": (0, 2**31),
+    "rating": (1, 5),
+    "schema_version": (0, 2**31),
+    **MEASURED_WHOLE,
+}
 BOOLS = ("loop", "enhancement", "prompt_changed")
 
 ODD_TEXT = st.sampled_from(
@@ -197,7 +211,7 @@ def _read_everything(path: Path, client: luma_nb.Client) -> None:
     except ValidationError:
         return  # a plan (or rows) edited beyond recognition: said so, clearly
     records = study.records()
-    assert len(records) == len(study.plan.order)
+    assert len(records) == len(study.plan().order)
     study.to_dataframe()
     study.counts()
     study.unresolved()
@@ -338,9 +352,9 @@ def test_a_plan_of_nonsense_is_a_clear_error(base: list[dict[str, Any]], tmp_pat
     plan["concurrency"] = -3
     plan["t"] = float("inf")
     study = Experiment.load(_write(tmp_path, events), EXPERIMENT)
-    assert set(study.plan.shown_first) == {1, 2}
-    assert set(study.plan.shown_first.values()) <= {"on", "off"}
-    assert study.concurrency == 1 and study.plan.created_at == 0.0
+    assert set(study.plan().shown_first) == {1, 2}
+    assert set(study.plan().shown_first.values()) <= {"on", "off"}
+    assert study.concurrency == 1 and study.plan().created_at == 0.0
 
 
 def test_rows_without_a_plan_with_odd_tags_still_pair(tmp_path: Path) -> None:

@@ -708,7 +708,7 @@ def test_the_notebook_progress_line_shows_controls_escaped(
         def update(self, item: Any, raw: bool = False) -> None:
             shown.append(str(item))
 
-    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(_progress, "in_cell", lambda: True)
 
     def display_html(markup: str, **_: Any) -> Handle:
         shown.append(markup)

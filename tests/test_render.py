@@ -253,3 +253,33 @@ def test_only_a_kernel_shell_counts_as_a_notebook(monkeypatch: pytest.MonkeyPatc
     ):
         monkeypatch.setattr(IPython, "get_ipython", lambda shell=shell: shell)
         assert in_notebook() is expected
+
+
+def test_in_cell_is_false_in_a_widgets_callback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython
+    from ipykernel.zmqshell import ZMQInteractiveShell
+
+    from luma_nb.render import frontend
+
+    class Kernel:
+        def __init__(self, parent: object) -> None:
+            self.parent = parent
+
+        def get_parent(self) -> object:
+            if isinstance(self.parent, Exception):
+                raise self.parent
+            return self.parent
+
+    shell = object.__new__(ZMQInteractiveShell)
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    for parent, expected in (
+        ({"header": {"msg_type": "execute_request"}}, True),
+        ({"header": {"msg_type": "comm_msg"}}, False),  # a button's on_click
+        ({}, True),  # no parent yet: as in a cell
+        ("garbage", True),
+        (RuntimeError("odd kernel"), True),
+    ):
+        monkeypatch.setattr(ZMQInteractiveShell, "kernel", Kernel(parent), raising=False)
+        assert frontend.in_cell() is expected, parent
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    assert frontend.in_cell() is False

@@ -40,7 +40,10 @@ class Page(html.parser.HTMLParser):
         self.handle_starttag(tag, attrs)
 
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        # Text nodes as a reader sees them: inline tags (a prompt diff's <ins>) split words
+        # from their spaces, so whitespace is collapsed and blank nodes dropped.
+        if data.strip():
+            self.text.append(" ".join(data.split()))
 
     def all(self, tag: str) -> list[dict[str, str | None]]:
         return [attrs for name, attrs in self.tags if name == tag]

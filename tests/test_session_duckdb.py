@@ -94,6 +94,21 @@ def write_session(path: Path, iterations: int, seed: int) -> None:
         log.update(it, Task(**base, state=TaskState.COMPLETED, video=video, elapsed=150.5))
         log.update(it, Task(**base, state=TaskState.PROCESSING))  # a late poll
         done.append((it, f"v{n}"))
+        if rng.random() < 0.6:  # measured: unknown values are recorded as null
+            log.metrics(
+                it,
+                {
+                    "metric_motion": rng.random(),
+                    "metric_loop_seam": None if rng.random() < 0.5 else 0.25,
+                    "metric_cuts": rng.randint(0, 3),
+                    "duration": 5,
+                    "fps": 24.0,
+                    "frames": 120,
+                    "bitrate": 2_000_000,
+                    "width": 1360,
+                    "height": None,
+                },
+            )
         if rng.random() < 0.5:
             log.rate(it, rng.randint(1, 5), note="ok")
         if rng.random() < 0.3:
@@ -151,7 +166,10 @@ def test_a_file_duckdb_cannot_read_exactly_goes_to_the_python_fold(tmp_path: Pat
 # ----------------------------------------------------------------------------- hostile logs
 
 KEYS = [*COLUMNS, "api_created_at", "api_finished_at", "api_elapsed", "t", "v", "_t_end"]
-KINDS = ["submitting", "submitted", "update", "submit_failed", "rate", "note", "media", "tag"]
+KINDS = [
+    "submitting", "submitted", "update", "submit_failed", "rate", "note", "media", "tag",
+    "metrics",
+]  # fmt: skip
 STATES = ["queued", "pending", "processing", "completed", "failed", "outcome_unknown", "odd"]
 
 json_values = st.recursive(
@@ -187,9 +205,9 @@ def events(draw: Any) -> dict[str, Any]:
     for key in draw(st.lists(st.sampled_from(KEYS), max_size=6)):
         event[key] = draw(json_values)
     for key in draw(
-        st.lists(st.sampled_from(["prompt", "rating", "width", "timeout"]), max_size=2)
+        st.lists(st.sampled_from(["prompt", "rating", "width", "timeout", "fps"]), max_size=2)
     ):
-        event[key] = draw(st.sampled_from(["a cat", 4, 1360, 300, 3.5]))
+        event[key] = draw(st.sampled_from(["a cat", 4, 1360, 300, 3.5, None]))
     return event
 
 

@@ -215,10 +215,10 @@ def test_completed_update_fills_result_columns_with_api_timings(log: SessionLog)
     assert log.pending() == []
 
 
-def test_elapsed_falls_back_to_our_clock(tmp_path: Path) -> None:
+def test_dates_fall_back_to_our_clock_but_elapsed_is_only_the_tasks(tmp_path: Path) -> None:
     clock = FakeClock(1000.0)
     log = SessionLog(tmp_path / "c.jsonl", clock=clock)
-    iteration = log.begin(request("same"), backend="simulator")
+    iteration = log.begin(request("same"), backend="api")
     clock.now = 1001.0
     log.submitted(iteration, Task(id="task-1"))
     clock.now = 1043.5
@@ -226,8 +226,63 @@ def test_elapsed_falls_back_to_our_clock(tmp_path: Path) -> None:
     row = log.row(iteration)
     assert row["submitted_at"] == 1001.0
     assert row["finished_at"] == 1043.5
-    assert row["elapsed"] == pytest.approx(42.5)
+    # The generation time is what the task reported; it said nothing, so it is unknown (our
+    # clock's wait is another duration, and finished_at - submitted_at still gives it).
+    assert row["elapsed"] is None
     assert row["prompt_changed"] is False
+
+
+def test_a_simulator_row_keeps_its_generation_time_and_real_dates(tmp_path: Path) -> None:
+    """The simulator's record is on its sped-up clock: elapsed is its (simulated) figure, and
+    the date columns hold this machine's dates, never the simulator's."""
+    clock = FakeClock(1_800_000_000.0)
+    log = SessionLog(tmp_path / "s.jsonl", clock=clock)
+    iteration = log.begin(request(), backend="simulator")
+    clock.now += 0.5
+    log.submitted(iteration, queued())  # created_at = CREATED, a simulated date
+    clock.now += 2.5
+    log.update(iteration, completed())
+    row = log.row(iteration)
+    assert row["elapsed"] == pytest.approx(154.28)  # simulated seconds, as the task said
+    assert row["submitted_at"] == pytest.approx(1_800_000_000.5)
+    assert row["finished_at"] == pytest.approx(1_800_000_003.0)
+    assert row["started_at"] is None
+    # The same events on the real API: the API's own dates win.
+    api = SessionLog(tmp_path / "a.jsonl", clock=clock)
+    other = api.begin(request(), backend="api")
+    api.submitted(other, queued())
+    api.update(other, completed())
+    assert api.row(other)["submitted_at"] == CREATED
+    assert api.row(other)["started_at"] == STARTED
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "created", "finished", "expected"),
+    [
+        (-5.0, None, None, None),  # a hostile server's negative figure
+        (-5.0, 100.0, 112.5, 12.5),  # ...falls back to the timestamps
+        (None, 100.0, 90.0, None),  # finished before created
+        (0.0, None, None, 0.0),
+    ],
+)
+def test_a_hostile_servers_timings_never_make_a_negative_elapsed(
+    tmp_path: Path,
+    elapsed: float | None,
+    created: float | None,
+    finished: float | None,
+    expected: float | None,
+) -> None:
+    log = SessionLog(tmp_path / "h.jsonl")
+    iteration = log.begin(request(), backend="api")
+    task = Task(
+        id="task-1",
+        state=TaskState.FAILED,
+        created_at=created,
+        finished_at=finished,
+        elapsed=elapsed,
+    )
+    log.submitted(iteration, task)
+    assert log.row(iteration)["elapsed"] == expected
 
 
 def test_failed_update_fills_error_columns(log: SessionLog) -> None:

@@ -119,8 +119,11 @@ def test_enhancement_rewrites_the_echoed_prompt(mode: str) -> None:
     assert enhanced["prompt"] == explicit["prompt"] == enhance_prompt(prompt)
     assert enhanced["prompt"].startswith(prompt + ", ")
     assert len(enhanced["prompt"].split(", ")) == 5  # camera, light and style added
-    assert sim.tasks[enhanced["task_id"]].clip_text == enhanced["prompt"]
+    # Both arms are captioned with the prompt as sent; the echoed one directs the picture.
+    assert sim.tasks[enhanced["task_id"]].clip_text == prompt
     assert sim.tasks[plain["task_id"]].clip_text == prompt
+    assert sim.tasks[enhanced["task_id"]].clip_cues == enhanced["prompt"]
+    assert sim.tasks[plain["task_id"]].clip_cues == prompt
 
 
 def test_enhancement_is_deterministic_and_varies() -> None:
@@ -169,6 +172,7 @@ def test_extend_clip_is_longer_and_continues(mode: str) -> None:
     first = finished(sim, clock, prompt="a kite")
     second = finished(sim, clock, action="extend", video_id=first["video_id"])
     assert sim.tasks[second["task_id"]].clip_text == sim.tasks[first["task_id"]].clip_text
+    assert sim.tasks[second["task_id"]].clip_cues == sim.tasks[first["task_id"]].clip_cues
     parent = call(mode, sim, "GET", first["video_url"], auth=False).content
     child = call(mode, sim, "GET", second["video_url"], auth=False).content
     parent_frames, *_, parent_duration = decode(parent)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,9 +21,14 @@ class ExperimentWarning(UserWarning):
 
 
 def warn(message: str) -> None:
-    """Warn with :class:`ExperimentWarning`, pointing at the caller's cell."""
-    # warn <- Experiment._after <- compare_enhancement / Experiment.complete <- the cell
-    warnings.warn(message, ExperimentWarning, stacklevel=4)
+    """Warn with :class:`ExperimentWarning`, pointing at the caller's cell (the first frame
+    outside luma_nb: study() and study.run() reach here by different paths)."""
+    level = 2
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("luma_nb."):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, ExperimentWarning, stacklevel=level)
 
 
 def require_client(client: Client | None) -> Client:
@@ -35,7 +41,7 @@ def require_client(client: Client | None) -> Client:
         return default_client()
     if not isinstance(client, Client):
         raise ValidationError(
-            "an enhancement study needs a blocking luma_nb.Client (luma_nb.connect()), "
+            "a study needs a blocking luma_nb.Client (luma_nb.connect()), "
             f"not {type(client).__name__}",
             field="client",
         )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from luma_nb._html import esc
-from luma_nb._session_fold import TERMINAL_STATES, usable_task_id
 from luma_nb.client import check_wait
 from luma_nb.errors import ValidationError
+from luma_nb.experiment._budget import check_budget, check_max_submits
 from luma_nb.experiment._context import as_log, require_client, warn
 from luma_nb.experiment._from_rows import plan_from_rows
-from luma_nb.experiment._plan import Plan, Unit, check_experiment_id, read_plan
+from luma_nb.experiment._measuring import Keyframes, Measurer
+from luma_nb.experiment._plan import Plan, Unit, check_experiment_id, read_plan, write_plan
+from luma_nb.experiment._plan_view import budget_sentence, status_html, status_text
 from luma_nb.experiment._records import (
     NOT_SUBMITTED,
     TIDY_COLUMNS,
@@ -21,7 +23,7 @@ from luma_nb.experiment._records import (
     tidy_frame,
     tidy_record,
 )
-from luma_nb.experiment._run import RunReport, download, run
+from luma_nb.experiment._run import RunReport, catch_up, run, warn_about
 from luma_nb.experiment._summary import ExperimentSummary, summarise
 from luma_nb.models import Video, VideoRequest
 
@@ -38,11 +40,11 @@ __all__ = ["NOT_SUBMITTED", "TIDY_COLUMNS", "Experiment"]
 
 
 class Experiment:
-    """An enhancement study: its plan, and its videos as the session log knows them.
+    """A study: its plan, and its videos as the session log knows them.
 
-    Made by :func:`compare_enhancement`, or rebuilt with :meth:`load` /
-    :func:`resume_experiment`. Every number is read from the log when asked, so ratings saved
-    in the review grid (or from another notebook) show up at once.
+    Made by :func:`luma_nb.study` (or its preset :func:`compare_enhancement`), or rebuilt
+    with :meth:`load` / :func:`resume_experiment`. Every number is read from the log when
+    asked, so ratings saved in the review grid (or from another notebook) show up at once.
 
     Attributes
     ----------
@@ -51,11 +53,15 @@ class Experiment:
     seed : int or None
         The seed of the submission order (None for a study rebuilt from rows alone).
     prompts : tuple of str
-        The prompts, in the order given.
+        The prompts, in the order given (a template's, one per combination of its slots).
     params : dict
-        The common parameters, sent explicitly in both arms (defaults included).
+        The fixed request fields, sent explicitly in every arm (defaults included).
+    factors : dict
+        Each factor's level labels.
+    arms : tuple of str
+        The arm names.
     repeats, concurrency : int
-        Pairs per prompt, and the most videos in flight at once.
+        Blocks per prompt, and the most videos in flight at once.
     log : SessionLog
         Where the study is recorded.
     last_run : RunReport or None
@@ -69,11 +75,13 @@ class Experiment:
         *,
         client: Client | None = None,
         iterations: Mapping[tuple[int, str], str] | None = None,
+        started: bool = True,
     ) -> None:
         self._plan = plan
         self.log = log
         self._client = client
         self._iterations = dict(iterations or {})
+        self._started = started
         self.last_run: RunReport | None = None
 
     # ------------------------------------------------------------------ identity
@@ -95,12 +103,22 @@ class Experiment:
 
     @property
     def params(self) -> dict[str, Any]:
-        """The common parameters (a copy)."""
+        """The fixed request fields (a copy)."""
         return dict(self._plan.params)
 
     @property
+    def factors(self) -> dict[str, tuple[str, ...]]:
+        """Each factor's level labels, in the order given."""
+        return {factor.name: factor.labels for factor in self._plan.factors}
+
+    @property
+    def arms(self) -> tuple[str, ...]:
+        """The arm names (``"on"``, ``"off"``; ``"enhancement=on, loop=off"``...)."""
+        return tuple(arm.name for arm in self._plan.arms)
+
+    @property
     def repeats(self) -> int:
-        """Pairs per prompt."""
+        """Blocks per prompt."""
         return self._plan.repeats
 
     @property
@@ -108,20 +126,26 @@ class Experiment:
         """The most videos in flight at once."""
         return self._plan.concurrency
 
-    @property
     def plan(self) -> Plan:
-        """The full plan (order, blind assignment)."""
+        """The design, without submitting anything: factors, arms, blocks, fixed fields,
+        order, and the number of paid submits against the cap. Shows as a table in a
+        notebook; its fields (``.order``, ``.submits``, ``.max_submits``...) are the plan."""
         return self._plan
 
     @property
+    def started(self) -> bool:
+        """True once the plan is in the session log (the study ran, or was loaded from it)."""
+        return self._started
+
+    @property
     def pairs(self) -> tuple[int, ...]:
-        """The pair numbers (1, 2, ...: prompt by prompt, repeat by repeat)."""
+        """The block numbers (1, 2, ...: prompt by prompt, repeat by repeat)."""
         return self._plan.pairs
 
     def iteration(self, pair: int, arm: str) -> str:
-        """The session-log iteration id of ``pair`` in ``arm`` (``"on"`` or ``"off"``)."""
+        """The session-log iteration id of block ``pair`` in ``arm`` (its name or key)."""
         unit = self._plan.unit(pair, arm)
-        return self._iterations.get((pair, arm)) or unit.iteration(self.id)
+        return self._iterations.get((pair, unit.arm)) or unit.iteration(self.id)
 
     # ------------------------------------------------------------------ loading
 
@@ -158,13 +182,15 @@ class Experiment:
     # ------------------------------------------------------------------ rows
 
     def _rows(self) -> dict[Unit, dict[str, Any] | None]:
-        rows = {row["iteration"]: row for row in self.log.to_records()}
+        rows = {row["iteration"]: row for row in self.log.to_records()} if self._started else {}
         return {unit: rows.get(self.iteration(unit.pair, unit.arm)) for unit in self._plan.units}
 
     def records(self) -> list[dict[str, Any]]:
-        """One dict per planned video (keys :data:`TIDY_COLUMNS`), in pair order, on first.
+        """One dict per planned video, in block order and arm order within a block.
 
-        Videos never submitted are included with the state ``"not_submitted"``.
+        Keys :data:`TIDY_COLUMNS`, then ``level_<factor>``, ``slot_<name>`` and any
+        measurements of the video (``metric_<name>``...). Videos never submitted are
+        included with the state ``"not_submitted"``.
         """
         order = {unit: n for n, unit in enumerate(self._plan.order, start=1)}
         return [
@@ -181,10 +207,12 @@ class Experiment:
     def to_dataframe(self) -> pandas.DataFrame:
         """The study as a tidy DataFrame: one row per planned video (needs pandas).
 
-        Columns :data:`TIDY_COLUMNS`: the unit (``pair``, ``repeat``, ``arm``, ``order`` of
-        submission), what was sent, how it went (``state``, ``elapsed``), the echoed prompt
-        and how far it is from the prompt sent (``edit_distance`` in characters,
-        ``edit_ratio`` 0-1), the rating and note, and where the video is.
+        Columns :data:`TIDY_COLUMNS`: the unit (``pair`` — the block —, ``repeat``, ``arm``,
+        ``order`` of submission), what was sent, how it went (``state``, ``elapsed``), the
+        echoed prompt and how far it is from the prompt sent (``edit_distance`` in
+        characters, ``edit_ratio`` 0-1), the rating and note, and where the video is; then
+        one ``level_<factor>`` column per factor, ``slot_<name>`` per template slot, and the
+        video's measurements (``metric_<name>``...) when the log has them.
         """
         return tidy_frame(self.records())
 
@@ -208,44 +236,80 @@ class Experiment:
 
     # ------------------------------------------------------------------ finishing
 
-    def complete(
-        self, client: Client | None = None, *, max_wait: float | None = None
+    def run(
+        self,
+        client: Client | None = None,
+        *,
+        max_wait: float | None = None,
+        max_submits: int | None = None,
     ) -> Experiment:
-        """Finish the study after an interruption; returns ``self``.
+        """Run the study, or finish it after an interruption; returns ``self``.
 
-        Tasks still running are re-attached (batch polling), videos never submitted are
-        submitted (in the planned order, within the concurrency bound), finished videos
-        without a local copy are downloaded. Nothing already submitted is submitted again:
-        a video whose submit outcome is unknown is reported (:meth:`unresolved`), not retried.
+        A study not started yet (``luma_nb.study(..., run=False)``) first checks its budget
+        (:class:`~luma_nb.experiment.BudgetExceededError` when its paid submits exceed the
+        cap, before any request), then writes its plan to the log, then submits.
+
+        A started study is finished: tasks still running are re-attached (batch polling),
+        videos never submitted are submitted (in the planned order, within the concurrency
+        bound), finished videos without a local copy are downloaded. Nothing already
+        submitted is submitted again: a video whose submit outcome is unknown is reported
+        (:meth:`unresolved`), not retried.
 
         Safe to run in two processes at once (two kernels, two ``resume_experiment`` calls):
         each never-submitted video is claimed in the log by exactly one of them, and the
         other skips it (and says so in an :class:`ExperimentWarning`) rather than paying for
         it twice. Events the log kept in memory after a failed write (a task id) are written
         first; while the disk is still full that ``OSError`` is raised.
+
+        Parameters
+        ----------
+        client : Client, optional
+            Default: the study's client, else the kernel's.
+        max_wait : float, optional
+            The longest to wait for the next video to finish; past it the run stops with an
+            :class:`ExperimentWarning`, and a later ``run()`` re-attaches.
+        max_submits : int, optional
+            A new cap on the paid submits of this run (default: the study's).
         """
         check_wait(max_wait)
+        cap = self._plan.max_submits if max_submits is None else check_max_submits(max_submits)
+        if not self._started:
+            if cap is not None:
+                check_budget(self._plan.submits, cap, experiment=self.id)
+            self._plan = replace(self._plan, max_submits=cap)
+            api = require_client(client or self._client)
+            self._client = api
+            write_plan(self.log, self._plan)  # before any submit: the log alone can finish it
+            self._started = True
+            print(
+                f"luma_nb: experiment {self.id}: {budget_sentence(self._plan)}; "
+                f"{len(self._plan.prompts)} prompt(s) x {len(self._plan.arms)} arm(s) x "
+                f"{self.repeats} repeat(s), seed {self.seed}, at most {self.concurrency} at "
+                f"once; logged to {self.log.path}"
+            )
+            report = run(
+                self._plan,
+                self.log,
+                api,
+                todo=self._plan.order,
+                max_wait=max_wait,
+                keyframes=self._keyframes(),
+            )
+            self._after(report)
+            return self
+        self.log.flush()
+        rows = self._rows()
+        todo = [unit for unit in self._plan.order if rows[unit] is None]
+        if cap is not None:
+            check_budget(len(todo), cap, experiment=self.id)
         api = require_client(client or self._client)
         self._client = api
-        self.log.flush()
-        todo: list[Unit] = []
-        attached: dict[str, str] = {}
-        done = 0
         report = RunReport()
-        rows = self._rows()
-        for unit in self._plan.order:
-            row = rows[unit]
-            if row is None:
-                todo.append(unit)
-                continue
-            iteration = str(row["iteration"])
-            if row["state"] not in TERMINAL_STATES and usable_task_id(row["task_id"]):
-                attached[row["task_id"]] = iteration
-                continue
-            done += 1
-            media = row["media_path"]
-            if row["state"] == "completed" and row["video_url"] and not _is_file(media):
-                download(self.log, api, iteration, row["video_url"], report)
+        # Re-attach to what runs; download, then measure, what finished without a copy or a
+        # measurement (a crash between the two, or an earlier run without the research extra).
+        attached, done = catch_up(
+            [rows[unit] for unit in self._plan.order], Measurer(self.log, api, report)
+        )
         unresolved = self.unresolved()
         if unresolved:
             warn(
@@ -263,106 +327,107 @@ class Experiment:
                 attached=attached,
                 max_wait=max_wait,
                 already_done=done,
+                keyframes=self._keyframes(),
+                report=report,
             )
         self._after(report)
         return self
 
+    def _keyframes(self) -> dict[str, Keyframes]:
+        """Each planned video's keyframe URLs, by iteration id (for the start/end match)."""
+        sent: dict[str, Keyframes] = {}
+        for unit in self._plan.units:
+            request = self._plan.request(unit)
+            iteration = self.iteration(unit.pair, unit.arm)
+            sent[iteration] = (request.start_image_url, request.end_image_url)
+        return sent
+
+    def complete(
+        self, client: Client | None = None, *, max_wait: float | None = None
+    ) -> Experiment:
+        """Finish the study after an interruption: the same as :meth:`run`."""
+        return self.run(client, max_wait=max_wait)
+
     def _after(self, report: RunReport) -> None:
         self.last_run = report
-        failed = {
-            it: exc for it, exc in report.submit_errors.items() if exc is not report.stopped_by
-        }
-        if failed:
-            warn(
-                f"{len(failed)} video(s) could not be submitted (logged, not retried): "
-                + "; ".join(f"{it}: {type(exc).__name__}: {exc}" for it, exc in failed.items())
-            )
-        if report.stopped_by is not None:
-            waiting = self.counts().get(NOT_SUBMITTED, 0)
-            warn(
-                f"experiment {self.id} stopped submitting: {type(report.stopped_by).__name__}: "
-                f"{report.stopped_by}. {waiting} video(s) not submitted; fix the cause, then "
-                "call experiment.complete()."
-            )
-        if report.timed_out is not None:
-            warn(
-                f"experiment {self.id}: gave up waiting ({report.timed_out}); the videos still "
-                "running are in the log: experiment.complete() (or resume_experiment("
-                f"{self.id!r}) after a restart) re-attaches to them."
-            )
-        if report.claimed_elsewhere:
-            warn(
-                f"{len(report.claimed_elsewhere)} video(s) of experiment {self.id} were begun by "
-                "another process at the same moment (another kernel, or resume_experiment run "
-                "twice), so they were not submitted here: "
-                + ", ".join(report.claimed_elsewhere)
-                + ". experiment.complete() later re-attaches to them."
-            )
-        if report.download_errors:
-            warn(
-                f"{len(report.download_errors)} finished video(s) could not be saved locally "
-                "(the log keeps their URLs): "
-                + "; ".join(f"{it}: {exc}" for it, exc in report.download_errors.items())
-            )
+        warn_about(self.id, report, lambda: self.counts().get(NOT_SUBMITTED, 0))
 
     def export_html(
         self, path: str | Path, *, title: str | None = None, embed: bool | None = None
     ) -> Path:
-        """Write a standalone HTML report of the study: its videos (embedded under the cap),
-        prompts, parameters, ratings and the summary. Opens with no kernel and no network."""
-        from luma_nb.report import export_html
+        """Write a standalone HTML report of the study, and return its absolute path.
 
-        rows = [row for row in self.log.to_records() if row.get("experiment") == self.id]
-        return export_html(
-            rows,
-            path,
-            title=title or f"Enhancement study {self.id}",
-            embed=embed,
-            summary_html=self.summary(),
-        )
+        It leads with the verdict (a sentence per factor) and the plot, then shows every
+        block with its arms side by side — filmstrip, player at the video's own size,
+        rating, key measurements, prompt diff — with the details folded away, then all the
+        tables. Opens with no kernel and no network: the videos (under the embed cap) and
+        the filmstrips are embedded. ``path`` may be a folder (the file is named after the
+        study); ``embed`` is as for :func:`luma_nb.report.export_html` (``False`` embeds
+        no video, and names a simulated one instead of linking it; the small filmstrips
+        are embedded still).
+        """
+        from luma_nb.experiment._report import export_study_html
+
+        cache = self._client.cache.root if self._client is not None else None
+        return export_study_html(self, path, title=title, embed=embed, cache_dir=cache)
 
     # ------------------------------------------------------------------ analysis
 
     def summary(self, *, level: float = 0.95, paired_by: str = "prompt") -> ExperimentSummary:
-        """Per-arm numbers and a paired comparison of the ratings.
+        """A verdict per factor, then the numbers per arm.
 
         Parameters
         ----------
         level : float
-            Confidence level of the mean rating's interval: a Student's t-interval, which
-            stays honest for the handful of ratings a study has (a bootstrap would be too
-            narrow there), clipped to the 1-5 scale.
+            Confidence level of the intervals: Student's t, which stays honest for the
+            handful of ratings a study has (a bootstrap would be too narrow there); a mean
+            rating's is clipped to the 1-5 scale.
         paired_by : {"prompt", "pair"}
-            The unit of the paired comparison. ``"prompt"`` (default) averages each arm over
-            a prompt's repeats first, so the units are independent; ``"pair"`` treats every
-            repeat as its own unit. With ``repeats=1`` the two are the same.
+            The unit of comparison within which factors are compared. ``"prompt"``
+            (default) averages over a prompt's repeats first, so the units are independent;
+            ``"pair"`` treats every block (prompt x repeat) as its own unit. With
+            ``repeats=1`` the two are the same.
 
         Returns
         -------
         ExperimentSummary
-            Renders as a table; numbers as attributes (``.on.mean_rating``,
-            ``.paired.p_value``). The paired test is an exact two-sided sign test: ratings
-            are ordinal with many ties, so only the direction of each difference is used.
+            Renders as one sentence per factor, the plot, the measured differences, then
+            tables; numbers as attributes
+            (``.factors["loop"].p_value``, ``.arms[name].mean_rating``; an enhancement
+            study's ``.on``, ``.off``, ``.paired``). A two-level factor: an exact two-sided
+            sign test of the paired differences, and their mean with a t-interval; more
+            levels: the Friedman test.
         """
-        return summarise(self.id, self.records(), level=level, paired_by=paired_by)
+        return summarise(
+            self.id,
+            self.records(),
+            arms=self.arms,
+            factors=list(self.factors.items()),
+            level=level,
+            paired_by=paired_by,
+        )
 
     def plot(self, *, level: float = 0.95) -> Figure:
-        """Ratings per arm (pairs joined, mean with its t-interval) and latency per arm.
+        """The study's plot as a matplotlib figure (the summary shows it as themed SVG).
 
-        Needs matplotlib (``pip install "luma_nb[research]"``); returns the figure.
+        Ratings by each factor's levels (units joined, mean with its t-interval) and the
+        generation time per arm; once the videos are measured, each factor's effect on every
+        measurement (in standard deviations of each) and, from five rated videos, each
+        measurement's agreement with the ratings. Needs matplotlib
+        (``pip install "luma_nb[research]"``).
         """
-        from luma_nb.experiment._plot import plot_experiment
-
-        return plot_experiment(self.records(), self.summary(level=level), title=self.id)
+        return self.summary(level=level).figure()
 
     # ------------------------------------------------------------------ looking
 
     def review(self, *, embed: bool | None = None) -> BlindReview:
-        """A blind review grid: each pair side by side as A and B, arms hidden.
+        """A blind review grid: arms hidden, order shuffled, a 1-5 rating per video.
 
-        A and B are assigned per pair with a seeded draw (the same every time, also after a
-        restart). Each video has a 1-5 rating and an optional note; Save writes them to the
-        session log. Reveal shows which video had enhancement on. Needs ipywidgets.
+        A two-arm study shows each pair side by side as A and B (assigned per pair by a
+        seeded draw); a study of more arms shows every video on its own, in a seeded
+        shuffled order across blocks and arms. Both are the same every time, also after a
+        restart. Save writes a rating to the session log; a progress line counts them;
+        Reveal (after a confirmation) shows each video's arm. Needs ipywidgets.
         """
         from luma_nb.experiment._review import BlindReview
 
@@ -386,6 +451,8 @@ class Experiment:
                 aspect_ratio=row["aspect_ratio"],
                 loop=bool(row["loop"]),
                 enhancement=bool(row["enhancement"]),
+                start_image_url=row.get("start_image_url"),
+                end_image_url=row.get("end_image_url"),
             )
         except ValidationError:
             return None  # a hand-edited row: show the video without its request
@@ -401,23 +468,17 @@ class Experiment:
             video = None if row is None else video_from_row(row, request=self._request_of(row))
             if video is not None:
                 videos.append(video)
-                labels.append(f"pair {unit.pair} · enhancement {unit.arm}")
+                labels.append(f"pair {unit.pair} · {self._plan.arm(unit.arm).words()}")
         return grid(videos, labels, columns=columns, embed=embed)
 
     def rate(self, pair: int, arm: str, stars: int, note: str | None = None) -> None:
-        """Rate the video of ``pair`` in ``arm`` from 1 to 5 (written to the session log)."""
+        """Rate the video of block ``pair`` in ``arm`` (name or key) from 1 to 5 (written to
+        the session log)."""
         self.log.rate(self.iteration(pair, arm), stars, note)
 
     def text(self) -> str:
         """One line about the study."""
-        counts = self.counts()
-        total = sum(counts.values())
-        states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
-        seed = "" if self.seed is None else f", seed {self.seed}"
-        return (
-            f"Experiment {self.id}: {len(self.prompts)} prompt(s) x 2 arms x {self.repeats} "
-            f"repeat(s) = {total} videos ({states}){seed}; log {self.log.path}"
-        )
+        return status_text(self._plan, self.counts(), self.log.path, started=self._started)
 
     def __repr__(self) -> str:
         return self.text()
@@ -426,24 +487,4 @@ class Experiment:
         printer.text(self.text())
 
     def _repr_html_(self) -> str:
-        counts = self.counts()
-        states = " · ".join(f"{n} {esc(state)}" for state, n in sorted(counts.items()))
-        params = ", ".join(f"{esc(k)}={esc(v)}" for k, v in self.params.items())
-        prompts = "".join(f"<li>{esc(p)}</li>" for p in self.prompts)
-        return (
-            '<div class="luma-nb-experiment" style="font-family:sans-serif;font-size:13px">'
-            f"<b>Enhancement study {esc(self.id)}</b> · {len(self.prompts)} prompt(s)"
-            f" &times; 2 arms &times; {self.repeats} repeat(s) · seed {esc(self.seed)}"
-            f" · concurrency {self.concurrency}<br>{states}<br>common parameters: {params}"
-            f"<ol>{prompts}</ol>"
-            f'<span style="opacity:.7">log: {esc(self.log.path)}</span></div>'
-        )
-
-
-def _is_file(path: object) -> bool:
-    if not isinstance(path, str) or not path:
-        return False
-    try:
-        return Path(path).is_file()
-    except (OSError, ValueError):  # a hand-edited path with a NUL byte, or far too long
-        return False
+        return status_html(self._plan, self.counts(), self.log.path, started=self._started)

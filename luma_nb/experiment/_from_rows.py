@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from luma_nb.errors import ValidationError
+from luma_nb.experiment._design import Arm, Design, Factor
 from luma_nb.experiment._plan import ARMS, Plan, Unit, shown_first_draw
 from luma_nb.models import VideoRequest
 
@@ -111,10 +112,9 @@ def plan_from_rows(
     plan = Plan(
         experiment=experiment,
         seed=None,
-        prompts=tuple(prompts),
+        design=_enhancement_design(prompts, params),
         repeats=max(repeat for _index, repeat in numbered.values()),
         concurrency=4,
-        params=MappingProxyType(params),
         order=tuple(units),
         shown_first=shown_first_draw(experiment, None, numbered),
         created_at=0.0,
@@ -126,6 +126,18 @@ def plan_from_rows(
 def _tags(row: Mapping[str, Any]) -> list[object]:
     tags = row.get("tags")
     return tags if isinstance(tags, list) else []
+
+
+def _enhancement_design(prompts: list[str], params: Mapping[str, Any]) -> Design:
+    """The on/off design of rows logged by hand. Built as is, not validated: the rows were
+    sent already, and a prompt a hand edit made unsendable must not hide the study."""
+    factor = Factor(name="enhancement", labels=tuple(ARMS), values=tuple(ARMS.values()))
+    return Design(
+        prompts=tuple(prompts),
+        factors=(factor,),
+        arms=tuple(Arm(key=label, levels=(("enhancement", label),)) for label in ARMS),
+        fixed=MappingProxyType(dict(params)),
+    )
 
 
 def _row_params(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,16 +1,18 @@
-"""The plan of an enhancement study: which videos, in which order, and where it is written.
+"""The plan of a study: its design, which videos, in which order, and where it is written.
 
-A study is fully described by its prompts, repeats, common parameters and seed. The plan is
-written to the session log as one ``experiment`` event *before* the first submit, so after a
-kernel restart the log alone says what was meant to run, including the videos that were never
-submitted. Folding ignores events without an iteration, so older readers skip it unharmed.
+A study is fully described by its design (prompts, factors, fixed fields), its repeats, its
+seed and its budget. The plan is written to the session log as one ``experiment`` event
+*before* the first submit, so after a kernel restart the log alone says what was meant to
+run, including the videos never submitted. Folding ignores events without an iteration, so
+older readers skip it unharmed. Plan events of the first version (an enhancement study: no
+``factors``, arms ``on``/``off``) are read as the enhancement design they describe.
 
-Each video is a :class:`Unit`: pair ``n`` (a prompt and a repeat, numbered from 1) in arm
-``"on"`` or ``"off"``. Its iteration id is deterministic (``<experiment>.p<n>.<arm>``), which
-makes a double submit impossible: the session log refuses to begin an iteration id twice, and
-its check and write are one atomic step across processes (two kernels resuming one study at
-the same instant claim each video once). The plan itself is written the same way: two
-processes starting a study with the same id cannot both write a plan.
+Each video is a :class:`Unit`: block ``pair`` (a prompt and a repeat, numbered from 1; a
+*pair* when a study has two arms) in an arm. Its iteration id is deterministic
+(``<experiment>.p<n>.<arm key>``), which makes a double submit impossible: the session log
+refuses to begin an iteration id twice, and its check and write are one atomic step across
+processes. The plan itself is written the same way: two processes starting a study with the
+same id cannot both write a plan.
 
 A plan read back from a log is validated like a new one (a hand edit may have put any JSON
 value anywhere): an unreadable plan is a :class:`~luma_nb.errors.ValidationError`, never a
@@ -31,8 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 from luma_nb._session_fold import SCHEMA_VERSION, read_events
 from luma_nb._version import __version__
-from luma_nb.client import build_request
 from luma_nb.errors import ValidationError
+from luma_nb.experiment._design import Arm, Design, Factor, build_design, design_from_event
+from luma_nb.experiment._plan_view import plan_html, plan_text
 from luma_nb.models import VideoRequest
 
 if TYPE_CHECKING:
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ARMS",
+    "ENHANCEMENT",
     "PLAN_EVENT",
     "Plan",
     "Unit",
@@ -47,27 +51,18 @@ __all__ = [
     "new_plan",
     "plan_events",
     "read_plan",
+    "review_order",
     "shown_first_draw",
     "write_plan",
 ]
 
-#: The two arms, by the value of ``enhancement`` they send.
+#: The two arms of an enhancement study, by the value of ``enhancement`` they send.
 ARMS: Mapping[str, bool] = MappingProxyType({"on": True, "off": False})
+#: The factors of an enhancement study (``compare_enhancement``).
+ENHANCEMENT: Mapping[str, Any] = MappingProxyType({"enhancement": {"on": True, "off": False}})
 #: The session-log event kind that holds a plan.
 PLAN_EVENT = "experiment"
 
-# Parameters a study may hold fixed; everything else is either set by the study (enhancement,
-# prompt, action) or is not a request field at all.
-_COMMON = ("aspect_ratio", "loop", "start_image_url", "end_image_url", "callback_url", "timeout")
-_SET_BY_STUDY = {
-    "enhancement": "compare_enhancement sets enhancement itself (on in one arm, off in the "
-    "other); remove it from the common parameters",
-    "prompt": "give the prompts as the first argument",
-    "action": "an enhancement study generates; it cannot extend",
-    "sync": "a study always submits in async mode and polls",
-    "video_id": "an enhancement study generates; it cannot extend",
-    "video_url": "an enhancement study generates; it cannot extend",
-}
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_:-]{0,39}")
 # Bounds on what a plan read back from a log may say (a hand edit can say anything).
 _MAX_SEED = 2**64
@@ -77,7 +72,8 @@ _TAG_NUMBER = re.compile(r"[0-9]{1,9}")
 
 @dataclass(frozen=True, order=True)
 class Unit:
-    """One planned video: pair ``pair`` (prompt ``prompt_index``, repeat ``repeat``), ``arm``."""
+    """One planned video: block ``pair`` (prompt ``prompt_index``, ``repeat``) in arm ``arm``
+    (the arm's key)."""
 
     pair: int
     arm: str
@@ -93,64 +89,115 @@ class Unit:
         return [f"pair:{self.pair}", f"repeat:{self.repeat}"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Plan:
-    """Everything that defines a study; see :func:`new_plan`."""
+    """Everything that defines a study; see :func:`new_plan`.
+
+    Shows as the design (arms, blocks, paid submits, budget) in a notebook and as text.
+    """
 
     experiment: str
     #: None for a study rebuilt from log rows alone (its order was not drawn by luma_nb).
     seed: int | None
-    prompts: tuple[str, ...]
+    design: Design
     repeats: int
     concurrency: int
-    params: Mapping[str, Any]
     order: tuple[Unit, ...]
-    #: For each pair, the arm shown as "A" in the blind review.
+    #: For each pair of a two-arm study, the arm key shown as "A" in the blind review.
     shown_first: Mapping[int, str]
+    #: The cap on paid submits the study was started under (None: a log of the first version).
+    max_submits: int | None = None
     created_at: float = 0.0
     toolkit_version: str = __version__
 
     @property
+    def prompts(self) -> tuple[str, ...]:
+        """The prompts, one per prompt index (a template's factor slots shown as "…")."""
+        return self.design.prompts
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The fixed request fields, sent explicitly in every arm."""
+        return self.design.fixed
+
+    @property
+    def arms(self) -> tuple[Arm, ...]:
+        """The arms, in design order (the first factor's levels vary slowest)."""
+        return self.design.arms
+
+    @property
+    def factors(self) -> tuple[Factor, ...]:
+        """The factors, in the order given."""
+        return self.design.factors
+
+    @property
+    def submits(self) -> int:
+        """The paid submits of the whole study: one per planned video."""
+        return len(self.order)
+
+    @property
     def units(self) -> tuple[Unit, ...]:
-        """The units in pair order, "on" before "off"."""
-        return tuple(sorted(self.order, key=lambda u: (u.pair, u.arm != "on")))
+        """The units in pair order, and in arm order within a pair."""
+        rank = {arm.key: n for n, arm in enumerate(self.arms)}
+        return tuple(sorted(self.order, key=lambda u: (u.pair, rank.get(u.arm, len(rank)))))
 
     @property
     def pairs(self) -> tuple[int, ...]:
-        """The pair numbers, ascending."""
+        """The block (pair) numbers, ascending."""
         return tuple(sorted({unit.pair for unit in self.order}))
 
+    def arm(self, wanted: str) -> Arm:
+        """The arm whose key or name is ``wanted`` (ValidationError when none is)."""
+        return self.design.arm(wanted)
+
     def unit(self, pair: int, arm: str) -> Unit:
-        """The unit of ``pair`` in ``arm`` (ValidationError when the plan has none)."""
+        """The unit of ``pair`` in ``arm`` (key or name; ValidationError when there is none)."""
+        key = self.arm(arm).key
         for unit in self.order:
-            if unit.pair == pair and unit.arm == arm:
+            if unit.pair == pair and unit.arm == key:
                 return unit
         raise ValidationError(f"experiment {self.experiment} has no pair {pair!r} in arm {arm!r}")
 
     def prompt_of(self, pair: int) -> str:
-        """The prompt of a pair."""
-        return self.prompts[self.unit(pair, "on").prompt_index]
+        """The prompt of a block, as shown for all its arms."""
+        for unit in self.order:
+            if unit.pair == pair:
+                return self.prompts[unit.prompt_index]
+        raise ValidationError(f"experiment {self.experiment} has no pair {pair!r}")
+
+    def prompt(self, unit: Unit) -> str:
+        """The prompt sent for ``unit``."""
+        return self.design.prompt(unit.prompt_index, self.arm(unit.arm))
 
     def request(self, unit: Unit) -> VideoRequest:
-        """The request of a unit: the common parameters, sent explicitly, plus its arm."""
-        return VideoRequest(
-            action="generate",
-            prompt=self.prompts[unit.prompt_index],
-            enhancement=ARMS[unit.arm],
-            **self.params,
-        )
+        """The request of a unit: every field explicit, the arm's levels applied."""
+        return self.design.request(unit.prompt_index, self.arm(unit.arm))
+
+    def text(self) -> str:
+        """The design in plain text."""
+        return plan_text(self)
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text())
+
+    def _repr_html_(self) -> str:
+        return plan_html(self)
 
     def to_event(self) -> dict[str, Any]:
         """The plan as the payload of an ``experiment`` event."""
         return {
             "experiment": self.experiment,
             "seed": self.seed,
-            "prompts": list(self.prompts),
+            **self.design.to_event(),
             "repeats": self.repeats,
             "concurrency": self.concurrency,
-            "params": dict(self.params),
             "order": [[u.pair, u.arm] for u in self.order],
             "shown_first": {str(pair): arm for pair, arm in self.shown_first.items()},
+            "submits": self.submits,
+            "max_submits": self.max_submits,
             "toolkit_version": self.toolkit_version,
         }
 
@@ -165,52 +212,50 @@ class Plan:
         try:
             check_experiment_id(experiment)
             assert isinstance(experiment, str)
-            prompts = _prompts(event.get("prompts"))
+            design = design_from_event(event)
             repeats = _whole(event.get("repeats"), "repeats", 1)
             seed = _whole(event.get("seed"), "seed", 0)
             if seed >= _MAX_SEED:
                 raise ValidationError(f"seed {seed} is out of range", field="seed")
-            params = _common_params(prompts[0], _mapping(event.get("params"), "params"))
-            for prompt in prompts[1:]:
-                VideoRequest(action="generate", prompt=prompt, **params)
-            order = _read_order(event.get("order"), len(prompts), repeats)
+            order = _read_order(event.get("order"), design, repeats)
         except ValidationError as exc:
             raise ValidationError(
                 f"the experiment event of {experiment!r} in the log is unreadable: {exc}",
                 field="experiment_id",
             ) from exc
-        pairs = range(1, len(prompts) * repeats + 1)
+        pairs = range(1, len(design.prompts) * repeats + 1)
         # A plan written without the draw (or with a damaged one) gets it again: the draw is
         # deterministic, so the blind review hides the arms the same way.
-        shown = dict(_shown_first(experiment, seed, pairs))
+        shown = dict(_shown_first(experiment, seed, pairs, design.arms))
         written = event.get("shown_first")
-        if isinstance(written, Mapping):
+        keys = {arm.key for arm in design.arms}
+        if isinstance(written, Mapping) and shown:
             for key, arm in written.items():
                 if (
                     isinstance(key, str)
                     and _TAG_NUMBER.fullmatch(key)
                     and int(key) in shown
                     and isinstance(arm, str)
-                    and arm in ARMS
+                    and arm in keys
                 ):
                     shown[int(key)] = arm
         concurrency = event.get("concurrency")
-        created = event.get("t")
+        cap = event.get("max_submits")
         version = event.get("toolkit_version")
         return cls(
             experiment=experiment,
             seed=seed,
-            prompts=prompts,
+            design=design,
             repeats=repeats,
             concurrency=(
                 concurrency
                 if type(concurrency) is int and 1 <= concurrency <= _MAX_CONCURRENCY
                 else 1
             ),
-            params=MappingProxyType(params),
             order=order,
             shown_first=MappingProxyType(shown),
-            created_at=_epoch(created),
+            max_submits=cap if type(cap) is int and cap >= 1 else None,
+            created_at=_epoch(event.get("t")),
             toolkit_version=version if isinstance(version, str) else "",
         )
 
@@ -226,19 +271,13 @@ def _epoch(value: object) -> float:
     return result if math.isfinite(result) else 0.0
 
 
-def _mapping(value: object, name: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValidationError(f"{name} must be an object, not {value!r}", field=name)
-    return value
-
-
-def _read_order(value: object, prompts: int, repeats: int) -> tuple[Unit, ...]:
+def _read_order(value: object, design: Design, repeats: int) -> tuple[Unit, ...]:
     """The submission order of a plan event: every (pair, arm) of the study exactly once."""
-    if not isinstance(value, list) or len(value) != 2 * prompts * repeats:
+    blocks = len(design.prompts) * repeats
+    keys = {arm.key for arm in design.arms}
+    if not isinstance(value, list) or len(value) != blocks * len(keys):
         raise ValidationError(
-            f"order must list the study's {2 * prompts * repeats} videos", field="order"
+            f"order must list the study's {blocks * len(keys)} videos", field="order"
         )
     order: list[Unit] = []
     for item in value:
@@ -247,39 +286,58 @@ def _read_order(value: object, prompts: int, repeats: int) -> tuple[Unit, ...]:
         pair, arm = item
         if (
             type(pair) is not int
-            or not 1 <= pair <= prompts * repeats
+            or not 1 <= pair <= blocks
             or not isinstance(arm, str)
-            or arm not in ARMS
+            or arm not in keys
         ):
             raise ValidationError(f"no such video of the study: {item!r}", field="order")
-        order.append(_unit(pair, arm, repeats))
+        order.append(make_unit(pair, arm, repeats))
     if len(set(order)) != len(order):
         raise ValidationError("order lists a video twice", field="order")
     return tuple(order)
 
 
-def _unit(pair: int, arm: str, repeats: int) -> Unit:
-    if arm not in ARMS or pair < 1:
+def make_unit(pair: int, arm: str, repeats: int) -> Unit:
+    """The unit of block ``pair`` in the arm keyed ``arm`` (blocks run prompt by prompt)."""
+    if pair < 1:
         raise ValueError(f"no such unit: pair {pair}, arm {arm!r}")
     return Unit(
         pair=pair, arm=arm, repeat=(pair - 1) % repeats + 1, prompt_index=(pair - 1) // repeats
     )
 
 
-def shown_first_draw(experiment: str, seed: int | None, pairs: Iterable[int]) -> Mapping[int, str]:
-    """For each pair, the arm shown as "A" in the blind review: a seeded, stable draw."""
-    return _shown_first(experiment, seed, pairs)
+def shown_first_draw(
+    experiment: str, seed: int | None, pairs: Iterable[int], arms: tuple[Arm, ...] | None = None
+) -> Mapping[int, str]:
+    """For each pair, the arm key shown as "A" in the blind review: a seeded, stable draw.
+
+    Only a two-arm study has pairs to show as A and B; for any other the draw is empty.
+    """
+    return _shown_first(experiment, seed, pairs, arms)
 
 
-def _shown_first(experiment: str, seed: int | None, pairs: Iterable[int]) -> Mapping[int, str]:
+def _shown_first(
+    experiment: str, seed: int | None, pairs: Iterable[int], arms: tuple[Arm, ...] | None
+) -> Mapping[int, str]:
+    keys = ("on", "off") if arms is None else tuple(arm.key for arm in arms)
+    if len(keys) != 2:
+        return MappingProxyType({})
     # A string seed is hashed (SHA-512) by random.Random, so the draw is the same in every
     # process and Python version: a review reopened after a restart hides the arms the same way.
     return MappingProxyType(
         {
-            pair: ("on" if random.Random(f"{experiment}|{seed}|{pair}").random() < 0.5 else "off")
+            pair: keys[0 if random.Random(f"{experiment}|{seed}|{pair}").random() < 0.5 else 1]
             for pair in pairs
         }
     )
+
+
+def review_order(plan: Plan) -> list[Unit]:
+    """The order of the blind review of a study of three or more arms: every video, shuffled
+    across blocks and arms by a draw seeded like the A/B draw (stable across restarts)."""
+    units = list(plan.units)
+    random.Random(f"{plan.experiment}|{plan.seed}|review").shuffle(units)
+    return units
 
 
 def _whole(value: object, name: str, minimum: int) -> int:
@@ -288,46 +346,6 @@ def _whole(value: object, name: str, minimum: int) -> int:
             f"{name} must be a whole number of at least {minimum}, not {value!r}", field=name
         )
     return value
-
-
-def _prompts(prompts: object) -> tuple[str, ...]:
-    if isinstance(prompts, str):
-        # A bare string would be read as a list of one-letter prompts.
-        raise ValidationError(
-            "prompts must be a list of prompts; for one prompt write [prompt]", field="prompts"
-        )
-    if not isinstance(prompts, Iterable) or isinstance(prompts, (bytes, Mapping)):
-        raise ValidationError(f"prompts must be a list of text, not {prompts!r}", field="prompts")
-    result = tuple(prompts)
-    if not result:
-        raise ValidationError("an enhancement study needs at least one prompt", field="prompts")
-    for prompt in result:
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise ValidationError(
-                f"every prompt must be non-empty text, not {prompt!r}", field="prompts"
-            )
-    return result
-
-
-def _common_params(prompt: str, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The explicit common parameters: defaults filled in, unknown names refused."""
-    for name in given:
-        if name in _SET_BY_STUDY:
-            raise ValidationError(_SET_BY_STUDY[name], field=name)
-    options = {name: given[name] for name in _COMMON if name in given}
-    unknown = {name: value for name, value in given.items() if name not in _COMMON}
-    # build_request validates every value and names a misspelt parameter.
-    request = build_request(
-        "generate", prompt=prompt, options={**options, "enhancement": True}, unknown=unknown
-    )
-    # Both arms send these explicitly, defaults included, so no result depends on a server
-    # default that might differ between arms or change mid-study.
-    params: dict[str, Any] = {"aspect_ratio": request.aspect_ratio, "loop": request.loop}
-    for name in ("start_image_url", "end_image_url", "callback_url", "timeout"):
-        value = getattr(request, name)
-        if value is not None:
-            params[name] = value
-    return params
 
 
 def check_experiment_id(experiment: object) -> str:
@@ -349,39 +367,49 @@ def new_plan(
     seed: object,
     params: Mapping[str, Any],
     experiment: str | None = None,
+    factors: object = ENHANCEMENT,
+    max_submits: int | None = None,
 ) -> Plan:
     """Validate a study's arguments (before anything is sent) and draw its order.
 
-    ``seed`` None draws a fresh seed, which is recorded: the order can always be reproduced.
+    ``factors`` defaults to the enhancement study's (on/off). ``seed`` None draws a fresh
+    seed, which is recorded: the order can always be reproduced.
+
+    The order is randomised in blocks: the blocks (prompt x repeat) in a shuffled order, and
+    the arms of each block shuffled within it. Both arms (or all) of a block then run at
+    about the same time, so drift of the service (load, queueing, a model update) falls on
+    every arm of a block alike, and no arm is systematically first.
     """
-    prompt_list = _prompts(prompts)
     repeat_count = _whole(repeats, "repeats", 1)
     bound = _whole(concurrency, "concurrency", 1)
+    if bound > _MAX_CONCURRENCY:
+        raise ValidationError(
+            f"concurrency must be at most {_MAX_CONCURRENCY}, not {bound}", field="concurrency"
+        )
     if seed is None:
         seed = secrets.randbelow(2**32)
     chosen_seed = _whole(seed, "seed", 0)
-    common = _common_params(prompt_list[0], params)
-    for prompt in prompt_list[1:]:
-        VideoRequest(action="generate", prompt=prompt, **common)  # each prompt validated now
+    if chosen_seed >= _MAX_SEED:
+        raise ValidationError(f"seed must be below 2**64, not {chosen_seed}", field="seed")
+    design = build_design(prompts, factors, params, repeats=repeat_count)
     experiment = check_experiment_id(experiment or "exp-" + secrets.token_hex(4))
-    units = [
-        _unit(pair, arm, repeat_count)
-        for pair in range(1, len(prompt_list) * repeat_count + 1)
-        for arm in ARMS
-    ]
-    # A random order spreads any drift of the service (load, queueing, a model update during
-    # the study) over both arms instead of letting it line up with one of them.
-    random.Random(chosen_seed).shuffle(units)
-    pairs = range(1, len(prompt_list) * repeat_count + 1)
+    rng = random.Random(chosen_seed)
+    blocks = list(range(1, len(design.prompts) * repeat_count + 1))
+    rng.shuffle(blocks)
+    order: list[Unit] = []
+    for pair in blocks:
+        keys = [arm.key for arm in design.arms]
+        rng.shuffle(keys)
+        order.extend(make_unit(pair, key, repeat_count) for key in keys)
     return Plan(
         experiment=experiment,
         seed=chosen_seed,
-        prompts=prompt_list,
+        design=design,
         repeats=repeat_count,
         concurrency=bound,
-        params=MappingProxyType(common),
-        order=tuple(units),
-        shown_first=_shown_first(experiment, chosen_seed, pairs),
+        order=tuple(order),
+        shown_first=_shown_first(experiment, chosen_seed, sorted(blocks), design.arms),
+        max_submits=max_submits,
         created_at=time.time(),
     )
 

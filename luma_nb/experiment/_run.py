@@ -12,7 +12,10 @@ The rolling window: fill the free slots with submits, then ``wait_many`` on the 
 flight. When one finishes and more are waiting to be submitted, the update hook stops the wait
 (by raising :class:`_SlotFree`) so the next submit goes out at once instead of after the
 slowest of the batch. Everything is written to the session log as it happens: ``begin``
-before the POST, the task id before any waiting, every state change, the media path.
+before the POST, the task id before any waiting, every state change, the media path and the
+video's measurements (:mod:`luma_nb.experiment._measuring`). The
+study's line (:class:`luma_nb._progress.StudyProgress`, the helpers' own progress component)
+counts the videos, and in a notebook its clock ticks while the wait blocks.
 
 Two processes may run the same study at once (two kernels, ``resume_experiment`` twice). The
 session log claims each video's fixed iteration id atomically across processes, so exactly one
@@ -25,16 +28,17 @@ cannot be written after a paid POST stops the run with
 
 from __future__ import annotations
 
-import sys
-import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from luma_nb import _iteration
 from luma_nb._media_policy import fetch_refusal
+from luma_nb._progress import StudyProgress
 from luma_nb._session_errors import IterationExistsError, SessionLogWriteError
+from luma_nb._session_fold import TERMINAL_STATES, usable_task_id
 from luma_nb.errors import (
     AuthenticationError,
     ConfigError,
@@ -44,15 +48,16 @@ from luma_nb.errors import (
     ValidationError,
     WaitTimeoutError,
 )
+from luma_nb.experiment._context import warn
+from luma_nb.experiment._measuring import Keyframes, Measurer, is_measured
 from luma_nb.models import Task
-from luma_nb.render.frontend import display_html, html_object, in_notebook
 
 if TYPE_CHECKING:
     from luma_nb.client import Client
     from luma_nb.experiment._plan import Plan, Unit
     from luma_nb.session_log import SessionLog
 
-__all__ = ["RunReport", "run"]
+__all__ = ["RunReport", "catch_up", "download", "run", "warn_about"]
 
 # Errors that no other submit of the study would escape: stop submitting (the videos already
 # in flight are still waited for) and let the caller know. A keyframe is a common parameter:
@@ -69,7 +74,11 @@ class RunReport:
     """What one run did.
 
     ``claimed_elsewhere`` lists the videos another process began first (the session log
-    refused this process's ``begin``): not submitted here, and not waited for.
+    refused this process's ``begin``): not submitted here, and not waited for. ``measured``
+    lists the videos measured in this run; ``measure_errors`` those that could not be (why),
+    ``keyframe_errors`` the keyframe URLs that could not be fetched for the start/end match
+    (why), and ``measure_unavailable`` says why nothing could be measured (the ``research``
+    extra is missing).
     """
 
     submitted: list[str] = field(default_factory=list)
@@ -77,52 +86,13 @@ class RunReport:
     submit_errors: dict[str, LumaError] = field(default_factory=dict)
     finished: list[str] = field(default_factory=list)
     download_errors: dict[str, LumaError] = field(default_factory=dict)
+    measured: list[str] = field(default_factory=list)
+    measure_errors: dict[str, str] = field(default_factory=dict)
+    keyframe_errors: dict[str, str] = field(default_factory=dict)
+    measure_unavailable: str | None = None
     stopped_by: LumaError | None = None
     timed_out: WaitTimeoutError | None = None
     max_in_flight: int = 0
-
-
-class _Progress:
-    """One line that says how far the study is (updated in place in a notebook)."""
-
-    def __init__(self, label: str, total: int, done: int) -> None:
-        self._label = label
-        self._total = total
-        self._done = done
-        self._running = 0
-        self._failed = 0
-        self._started = time.monotonic()
-        self._handle: Any = None
-        if in_notebook():
-            self._handle = display_html(self._html(), display_id=True)
-
-    def update(self, *, done: int = 0, failed: int = 0, running: int | None = None) -> None:
-        self._done += done
-        self._failed += failed
-        if running is not None:
-            self._running = running
-        if self._handle is not None:
-            self._handle.update(html_object(self._html()))
-
-    def text(self) -> str:
-        return (
-            f"{self._label}: {self._done} of {self._total} videos finished"
-            f" · {self._running} running"
-            + (f" · {self._failed} failed" if self._failed else "")
-            + f" · {time.monotonic() - self._started:.1f} s"
-        )
-
-    def _html(self) -> str:
-        import html
-
-        return (
-            '<div class="luma-nb-status" style="font-family:sans-serif;font-size:13px">'
-            f"&#9679; {html.escape(self.text())}</div>"
-        )
-
-    def close(self) -> None:
-        if self._handle is None:
-            print(f"[luma_nb] {self.text()}", file=sys.stderr)
 
 
 def run(
@@ -134,6 +104,8 @@ def run(
     attached: dict[str, str] | None = None,
     max_wait: float | None,
     already_done: int = 0,
+    keyframes: Mapping[str, Keyframes] | None = None,
+    report: RunReport | None = None,
 ) -> RunReport:
     """Submit ``todo`` (in order) and wait for them and for the ``attached`` tasks.
 
@@ -148,13 +120,25 @@ def run(
     max_wait : float or None
         The longest to wait for the next video to finish before giving up (the client's
         poll policy decides when None); whatever is running stays in the log, resumable.
+    keyframes : dict of iteration id to (start URL, end URL), optional
+        The keyframes each video was sent with, for the start/end match of its metrics.
+    report : RunReport, optional
+        A report to go on filling (a resumed study's catch-up); default a new one.
     """
     _iteration.teach_durations(client, log)  # the poll schedule learns from earlier videos
     queue = deque(todo)
     in_flight: dict[str, str] = dict(attached or {})
-    report = RunReport()
+    report = report if report is not None else RunReport()
+    measurer = Measurer(log, client, report)
+    sent = dict(keyframes or {})
+
+    def finish(iteration: str, task: Task) -> None:
+        report.finished.append(iteration)
+        if task.video is not None:
+            download(measurer, iteration, task.video.video_url, sent.get(iteration, (None, None)))
+
     total = already_done + len(queue) + len(in_flight)
-    progress = _Progress(f"experiment {plan.experiment}", total, already_done)
+    progress = StudyProgress(f"experiment {plan.experiment}", total, already_done)
     finished: list[Task] = []  # terminal tasks seen by the hook during one wait
 
     def hook(task: Task) -> None:
@@ -171,7 +155,7 @@ def run(
     try:
         while queue or in_flight:
             if report.stopped_by is None:
-                _fill(plan, log, client, queue, in_flight, report, progress)
+                _fill(plan, log, client, queue, in_flight, report, progress, finish)
             if not in_flight:
                 break
             report.max_in_flight = max(report.max_in_flight, len(in_flight))
@@ -188,7 +172,7 @@ def run(
                 iteration = in_flight.pop(task.id, None)
                 if iteration is not None and task.is_terminal:
                     log.update(iteration, task)  # writes nothing when the hook already did
-                    _finish(log, client, iteration, task, report)
+                    finish(iteration, task)
                     progress.update(done=1, failed=int(not task.succeeded))
             if report.timed_out is not None:
                 break
@@ -205,7 +189,8 @@ def _fill(
     queue: deque[Unit],
     in_flight: dict[str, str],
     report: RunReport,
-    progress: _Progress,
+    progress: StudyProgress,
+    finish: Callable[[str, Task], None],
 ) -> None:
     """Submit from the queue until every slot is taken (or a submit stops the study)."""
     while queue and len(in_flight) < plan.concurrency:
@@ -216,7 +201,7 @@ def _fill(
                 request,
                 backend=client.backend,
                 experiment=plan.experiment,
-                arm=unit.arm,
+                arm=plan.arm(unit.arm).name,
                 tags=unit.tags(),
                 iteration=unit.iteration(plan.experiment),
             )
@@ -240,23 +225,66 @@ def _fill(
             continue
         report.submitted.append(iteration)
         if task.is_terminal:
-            _finish(log, client, iteration, task, report)
+            finish(iteration, task)
             progress.update(done=1, failed=int(not task.succeeded))
         else:
             in_flight[task.id] = iteration
         report.max_in_flight = max(report.max_in_flight, len(in_flight))
 
 
-def _finish(log: SessionLog, client: Client, iteration: str, task: Task, report: RunReport) -> None:
-    report.finished.append(iteration)
-    if task.video is not None:
-        download(log, client, iteration, task.video.video_url, report)
+def catch_up(
+    rows: Iterable[Mapping[str, Any] | None], measurer: Measurer
+) -> tuple[dict[str, str], int]:
+    """Go over a started study's log rows (None: never begun) before it runs on.
+
+    Returns the tasks still running (task id -> iteration id), to re-attach to, and how many
+    videos are done. A finished video with no local copy is downloaded (and measured); one
+    downloaded but never measured is measured.
+    """
+    attached: dict[str, str] = {}
+    done = 0
+    for row in rows:
+        if row is None:
+            continue
+        iteration = str(row["iteration"])
+        if row["state"] not in TERMINAL_STATES and usable_task_id(row["task_id"]):
+            attached[row["task_id"]] = iteration
+            continue
+        done += 1
+        if row["state"] != "completed":
+            continue
+        keyframes = (_text(row.get("start_image_url")), _text(row.get("end_image_url")))
+        media = row.get("media_path")
+        if not _is_file(media):
+            url = _text(row.get("video_url"))
+            if url is not None:
+                download(measurer, iteration, url, keyframes)
+        elif not is_measured(row):
+            measurer.measure(iteration, media, keyframes)
+    return attached, done
 
 
-def download(log: SessionLog, client: Client, iteration: str, url: str, report: RunReport) -> None:
-    """Save a finished video locally (for embedding) and log where; a failure is kept, not
-    raised: the video exists and the log keeps its URL. A URL on some private server (not
-    the simulator's) is not requested at all: an answer must not steer the kernel there."""
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _is_file(path: object) -> bool:
+    if not isinstance(path, str) or not path:
+        return False
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):  # a hand-edited path with a NUL byte, or far too long
+        return False
+
+
+def download(measurer: Measurer, iteration: str, url: str, keyframes: Keyframes) -> None:
+    """Save a finished video locally (for embedding), log where, then measure it.
+
+    A failure is kept in the report, not raised: the video exists and the log keeps its URL.
+    A URL on some private server (not the simulator's) is not requested at all: an answer
+    must not steer the kernel there.
+    """
+    report = measurer.report
     refusal = fetch_refusal(url)
     if refusal is not None:
         report.download_errors[iteration] = ValidationError(
@@ -264,6 +292,68 @@ def download(log: SessionLog, client: Client, iteration: str, url: str, report: 
         )
         return
     try:
-        log.media(iteration, client.download(url))
+        path = measurer.client.download(url)
+        measurer.log.media(iteration, path)
     except LumaError as exc:
         report.download_errors[iteration] = exc
+        return
+    measurer.measure(iteration, path, keyframes)
+
+
+def warn_about(experiment: str, report: RunReport, not_submitted: Callable[[], int]) -> None:
+    """Warn (:class:`ExperimentWarning`) about whatever in ``report`` did not go to plan."""
+    failed = {it: exc for it, exc in report.submit_errors.items() if exc is not report.stopped_by}
+    if failed:
+        warn(
+            f"{len(failed)} video(s) could not be submitted (logged, not retried): "
+            + "; ".join(f"{it}: {type(exc).__name__}: {exc}" for it, exc in failed.items())
+        )
+    if report.stopped_by is not None:
+        waiting = not_submitted()
+        warn(
+            f"experiment {experiment} stopped submitting: {type(report.stopped_by).__name__}: "
+            f"{report.stopped_by}. {waiting} video(s) not submitted; fix the cause, then "
+            "call study.run()."
+        )
+    if report.timed_out is not None:
+        warn(
+            f"experiment {experiment}: gave up waiting ({report.timed_out}); the videos still "
+            "running are in the log: study.run() (or resume_experiment("
+            f"{experiment!r}) after a restart) re-attaches to them."
+        )
+    if report.claimed_elsewhere:
+        warn(
+            f"{len(report.claimed_elsewhere)} video(s) of experiment {experiment} were begun by "
+            "another process at the same moment (another kernel, or resume_experiment run "
+            "twice), so they were not submitted here: "
+            + ", ".join(report.claimed_elsewhere)
+            + ". study.run() later re-attaches to them."
+        )
+    if report.download_errors:
+        warn(
+            f"{len(report.download_errors)} finished video(s) could not be saved locally "
+            "(the log keeps their URLs): "
+            + "; ".join(f"{it}: {exc}" for it, exc in report.download_errors.items())
+        )
+    _warn_measuring(report)
+
+
+def _warn_measuring(report: RunReport) -> None:
+    """One warning per kind of measuring trouble; none of it stopped the study."""
+    if report.measure_unavailable is not None:
+        warn(
+            "the videos were downloaded but not measured (no metrics, no filmstrips): "
+            f"{report.measure_unavailable}"
+        )
+    if report.measure_errors:
+        warn(
+            f"{len(report.measure_errors)} video(s) could not be measured, so their rows have "
+            "no metrics (study.run() tries again): "
+            + "; ".join(f"{it}: {why}" for it, why in report.measure_errors.items())
+        )
+    if report.keyframe_errors:
+        warn(
+            "a keyframe could not be fetched for measuring, so the videos sent with it were "
+            "measured without their start/end-image match: "
+            + "; ".join(f"{url}: {why}" for url, why in report.keyframe_errors.items())
+        )

@@ -1,6 +1,6 @@
-"""Small, exact statistics for enhancement studies, without scipy.
+"""Small, exact statistics for studies, without scipy.
 
-Three tools, chosen for 1-5 star ratings of a handful of videos:
+Four tools, chosen for 1-5 star ratings of a handful of videos:
 
 - :func:`t_interval` — Student's t confidence interval for a mean. With small ``n`` a
   bootstrap percentile interval is too narrow (it cannot see beyond the few values observed),
@@ -10,6 +10,14 @@ Three tools, chosen for 1-5 star ratings of a handful of videos:
 - :func:`sign_test` — the exact two-sided binomial sign test for paired comparisons. Ratings
   are ordinal (a 4 over a 3 need not mean what a 2 over a 1 means) and full of ties, so only
   the direction of each paired difference is used: no interval scale, no symmetry assumed.
+- :func:`friedman` — the Friedman test for a factor of three or more levels, observed in
+  blocks: each block's values are ranked (ties share their mean rank), so only the order
+  within a block counts, as suits ordinal ratings; tie-corrected, with the chi-square
+  approximation of its p-value (:func:`chi2_sf`, via the regularised incomplete gamma
+  function). scipy's ``friedmanchisquare`` gives the same numbers (a test checks it).
+- :func:`spearman` — Spearman's rank correlation between a measurement and the ratings (how
+  well a metric agrees with people), with its two-sided p-value from the t approximation that
+  scipy's ``spearmanr`` also uses: ranks only, so no scale is assumed for either variable.
 - :func:`edit_distance` — the Levenshtein distance between the prompt sent and the one echoed.
 """
 
@@ -23,11 +31,15 @@ from functools import lru_cache
 
 __all__ = [
     "bounded_edit_distance",
+    "chi2_sf",
     "edit_distance",
     "edit_ratio",
+    "friedman",
     "mean",
     "median",
+    "midranks",
     "sign_test",
+    "spearman",
     "t_cdf",
     "t_interval",
     "t_quantile",
@@ -174,6 +186,126 @@ def sign_test(wins: int, losses: int) -> float:
     extreme = max(wins, losses)
     tail = Fraction(sum(math.comb(n, k) for k in range(extreme, n + 1)), 2**n)
     return float(min(Fraction(1), 2 * tail))
+
+
+# ----------------------------------------------------------------------------- Friedman
+
+
+def _upper_gamma(a: float, x: float) -> float:
+    """The regularised upper incomplete gamma function Q(a, x), for a > 0 and x >= 0."""
+    if x <= 0.0:
+        return 1.0
+    log_front = -x + a * math.log(x) - math.lgamma(a)
+    if x < a + 1.0:
+        # The series of P(a, x) converges fast below the mean; Q = 1 - P.
+        term = total = 1.0 / a
+        n = a
+        while abs(term) > abs(total) * 1e-16:
+            n += 1.0
+            term *= x / n
+            total += term
+        return max(0.0, 1.0 - total * math.exp(log_front))
+    # Above it, the continued fraction of Q (modified Lentz's method).
+    tiny = 1e-300
+    b = x + 1.0 - a
+    c = 1.0 / tiny
+    d = 1.0 / b
+    result = d
+    for i in range(1, 1000):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = b + an / c
+        c = c if abs(c) > tiny else tiny
+        step = d * c
+        result *= step
+        if abs(step - 1.0) < 1e-16:
+            break
+    return min(1.0, math.exp(log_front) * result)
+
+
+def chi2_sf(x: float, df: float) -> float:
+    """P(X >= x) for a chi-square distribution with ``df`` degrees of freedom."""
+    if df <= 0:
+        raise ValueError(f"degrees of freedom must be positive, not {df!r}")
+    return _upper_gamma(df / 2.0, x / 2.0)
+
+
+def midranks(values: Sequence[float]) -> list[float]:
+    """Ranks 1..n of ``values``; tied values share the mean of the ranks they span."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for position in range(start, end + 1):
+            ranks[order[position]] = (start + end) / 2.0 + 1.0
+        start = end + 1
+    return ranks
+
+
+def friedman(blocks: Sequence[Sequence[float]]) -> tuple[float, float]:
+    """The Friedman test of ``k >= 3`` treatments observed in ``n >= 1`` blocks.
+
+    ``blocks[i][j]`` is the value of treatment ``j`` in block ``i``. Returns the statistic
+    (tie-corrected) and its chi-square p-value with ``k - 1`` degrees of freedom. When every
+    block is tied throughout there is no evidence of any difference: ``(0.0, 1.0)``.
+    """
+    n = len(blocks)
+    k = len(blocks[0]) if blocks else 0
+    if n < 1 or k < 3 or any(len(block) != k for block in blocks):
+        raise ValueError("the Friedman test needs one or more blocks of the same k >= 3 values")
+    sums = [0.0] * k
+    ties = 0.0
+    for block in blocks:
+        ranks = midranks(block)
+        for j, rank in enumerate(ranks):
+            sums[j] += rank
+        for size in _tie_sizes(block):
+            ties += size**3 - size
+    correction = 1.0 - ties / (n * k * (k * k - 1))
+    if correction <= 0.0:
+        return 0.0, 1.0
+    statistic = 12.0 / (n * k * (k + 1)) * sum(r * r for r in sums) - 3.0 * n * (k + 1)
+    statistic = max(0.0, statistic / correction)
+    return statistic, chi2_sf(statistic, k - 1)
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float] | None:
+    """Spearman's rank correlation of paired values, and its two-sided p-value.
+
+    The Pearson correlation of the mid-ranks (ties share their mean rank); the p-value is
+    that of ``t = rho * sqrt((n - 2) / (1 - rho**2))`` with ``n - 2`` degrees of freedom (0
+    when ``|rho| = 1``). None when it is undefined: fewer than three pairs, or one variable
+    constant (no order to agree with).
+    """
+    if len(x) != len(y):
+        raise ValueError("spearman needs two sequences of the same length")
+    n = len(x)
+    if n < 3:
+        return None
+    rx, ry = midranks(x), midranks(y)
+    mx, my = statistics.fmean(rx), statistics.fmean(ry)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    sxx = sum((a - mx) ** 2 for a in rx)
+    syy = sum((b - my) ** 2 for b in ry)
+    if sxx == 0.0 or syy == 0.0:
+        return None
+    rho = max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+    if abs(rho) >= 1.0 - 1e-15:
+        return rho, 0.0
+    t = rho * math.sqrt((n - 2) / (1.0 - rho * rho))
+    return rho, min(1.0, 2.0 * t_cdf(-abs(t), n - 2))
+
+
+def _tie_sizes(values: Sequence[float]) -> list[int]:
+    counts: dict[float, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return [count for count in counts.values() if count > 1]
 
 
 # ----------------------------------------------------------------------------- edit distance

@@ -1,29 +1,39 @@
-"""The numbers of a study: per arm, and a paired comparison of the ratings.
+"""The numbers of a study: a verdict per factor, then the numbers per arm.
 
 Built from the tidy records of :meth:`Experiment.records` with plain Python (pandas is needed
-only for :meth:`ExperimentSummary.to_dataframe`). See :mod:`luma_nb.experiment._stats` for why
-a t-interval and a sign test.
+only for :meth:`ExperimentSummary.to_dataframe`). The per-factor analysis is
+:mod:`luma_nb.experiment._effects` (ratings and every measured column alike);
+:mod:`luma_nb.experiment._stats` says why a t-interval, a sign test and the Friedman test;
+:mod:`luma_nb.experiment._agreement` how a measurement is held against the ratings. How the
+summary shows itself is :mod:`luma_nb.experiment._summary_view`.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from luma_nb._html import esc
+from luma_nb._durations import duration_text, is_simulated
 from luma_nb.errors import ValidationError
 from luma_nb.experiment import _stats
+from luma_nb.experiment._agreement import Agreement, agreement
+from luma_nb.experiment._effects import Effect, PairedComparison, compare, numeric
+from luma_nb.experiment._outcomes import METRIC_PREFIX
+from luma_nb.render.diff import rewritten_share
 
 if TYPE_CHECKING:
     import pandas
+    from matplotlib.figure import Figure
 
-__all__ = ["ArmSummary", "ExperimentSummary", "PairedComparison", "summarise"]
+__all__ = ["ArmSummary", "ExperimentSummary", "summarise"]
 
 #: Star ratings live on this scale; the mean's interval is clipped to it.
 RATING_SCALE = (1.0, 5.0)
+# A difference of two ratings lives here; its mean's interval is clipped to it.
+_DIFFERENCE_SCALE = (-4.0, 4.0)
 _RUNNING = frozenset({"queued", "pending", "processing", "unknown"})
 _UNRESOLVED = frozenset({"outcome_unknown", "submitting"})
 
@@ -35,7 +45,8 @@ class ArmSummary:
     Attributes
     ----------
     arm : str
-        ``"on"`` (enhancement on) or ``"off"``.
+        The arm's name: ``"on"``/``"off"`` in a one-factor study of a switch,
+        ``"enhancement=on, loop=off"`` with more factors.
     planned, completed, failed, running, unresolved, not_submitted : int
         Videos planned, and how they stand. ``unresolved``: the submit's outcome is unknown
         (it may have been billed) — check before resubmitting by hand.
@@ -43,7 +54,8 @@ class ArmSummary:
         ``completed / (completed + failed)``: the share of videos whose fate is known that
         succeeded (running ones are left out rather than counted as failures).
     median_latency : float or None
-        Median seconds from submit to finished video (the log's ``elapsed``), completed only.
+        Median generation time of the completed videos, in seconds (the log's ``elapsed``:
+        simulated seconds on the simulator, see :attr:`ExperimentSummary.simulated`).
     rated : int
         Videos with a rating.
     mean_rating, ci_low, ci_high : float or None
@@ -59,6 +71,12 @@ class ArmSummary:
         Median Levenshtein distance (characters) between sent and echoed prompt.
     mean_edit_ratio : float or None
         Mean edit distance over the longer prompt's length (0 identical, 1 unrelated).
+    rewritten_share : float or None
+        How much the prompts were rewritten: the mean, over the completed videos with an
+        echoed prompt, of the share of the echo's words that were not in the prompt sent
+        (:func:`luma_nb.render.diff.rewritten_share`: 0 unchanged, 1 all new).
+    measured : int
+        Completed videos with measurements (metrics) in the log.
     """
 
     arm: str
@@ -79,66 +97,121 @@ class ArmSummary:
     prompt_changed_rate: float | None
     median_edit_distance: float | None
     mean_edit_ratio: float | None
-
-
-@dataclass(frozen=True)
-class PairedComparison:
-    """The paired comparison of ratings: an exact two-sided sign test.
-
-    Why a sign test: star ratings are ordinal (the step from 4 to 5 need not equal the step
-    from 1 to 2) and small studies have many ties, so only the direction of each paired
-    difference is trusted. The Wilcoxon signed-rank test would also rank the sizes of the
-    differences, which assumes they are comparable on an interval scale, and it handles the
-    many zero and tied differences only by approximations. The sign test assumes nothing but
-    independent units, and its p-value is exact for any ``n`` (at the cost of some power).
-
-    Attributes
-    ----------
-    unit : {"prompt", "pair"}
-        What was compared. ``"prompt"`` averages each arm's ratings over a prompt's repeats
-        first, so every unit is independent; ``"pair"`` compares each repeat on its own.
-    units : int
-        Units with a rating in both arms.
-    on_better, off_better, ties : int
-        How many units favour each arm, or neither (ties are dropped from the test).
-    p_value : float
-        Two-sided exact binomial p-value (1.0 when no untied unit exists).
-    median_difference : float or None
-        Median of ``rating(on) - rating(off)`` over the units.
-    """
-
-    unit: str
-    units: int
-    on_better: int
-    off_better: int
-    ties: int
-    p_value: float
-    median_difference: float | None
-    test: str = "sign test (exact, two-sided)"
+    rewritten_share: float | None = None
+    measured: int = 0
 
 
 @dataclass(frozen=True)
 class ExperimentSummary:
-    """Per-arm numbers and the paired comparison of a study (see :meth:`Experiment.summary`).
+    """A study's verdict per factor, then its numbers per arm (see :meth:`Experiment.summary`).
 
-    Shows as a table in a notebook; the numbers are attributes (``summary.on.mean_rating``,
-    ``summary.paired.p_value``), and :meth:`to_dataframe` gives one row per arm.
+    Shows in a notebook as one sentence per factor about the ratings (effect, interval, p,
+    n), the study's plot (an inline SVG that follows the page's light or dark theme), one
+    sentence per factor and measurement that differs between arms, then the tables. The
+    numbers are attributes: ``summary.factors["loop"]`` (a
+    :class:`~luma_nb.experiment.PairedComparison` or
+    :class:`~luma_nb.experiment.FriedmanTest`), ``summary.arms[name]``
+    (:class:`ArmSummary`; an enhancement study's ``summary.on``, ``summary.off`` and
+    ``summary.paired``), ``summary.metrics[column][factor]`` for every numeric
+    ``metric_<name>`` column the videos have (the same analysis as the ratings),
+    ``summary.agreement[column]`` (how well it agrees with the ratings) and
+    ``summary.arm_metrics[column][arm]`` (its mean per arm). :meth:`to_dataframe` gives one
+    row per arm. ``simulated``: the generation times are on the simulator's sped-up clock
+    (its videos were made there), and read "(simulated)".
     """
 
     experiment: str
     arms: Mapping[str, ArmSummary]
-    paired: PairedComparison
+    #: Per factor, its effect on the ratings.
+    factors: Mapping[str, Effect]
     level: float
+    #: Per ``metric_<name>`` column, per factor, its effect on that measurement.
+    metrics: Mapping[str, Mapping[str, Effect]]
+    simulated: bool = False
+    #: Per measured column, its agreement with the ratings (Spearman, over rated videos).
+    agreement: Mapping[str, Agreement] = field(default_factory=dict)
+    #: Per measured column, per arm, the mean over the arm's measured videos.
+    arm_metrics: Mapping[str, Mapping[str, float | None]] = field(default_factory=dict)
+    #: Per measured column, its standard deviation over every measured video (0: constant).
+    spread: Mapping[str, float] = field(default_factory=dict)
+    # What the plot is drawn from: the tidy records and each factor's levels.
+    records: Sequence[Mapping[str, Any]] = field(default=(), repr=False, compare=False)
+    levels: Sequence[tuple[str, Sequence[str]]] = field(default=(), repr=False, compare=False)
 
     @property
     def on(self) -> ArmSummary:
-        """The enhancement-on arm."""
+        """The enhancement-on arm (of a study whose arms are ``on`` and ``off``)."""
         return self.arms["on"]
 
     @property
     def off(self) -> ArmSummary:
         """The enhancement-off arm."""
         return self.arms["off"]
+
+    @property
+    def paired(self) -> PairedComparison:
+        """The paired comparison of the first factor, when it has two levels (an enhancement
+        study's on vs off); a factor of more levels is in :attr:`factors`."""
+        effect = next(iter(self.factors.values()))
+        if not isinstance(effect, PairedComparison):
+            raise ValidationError(
+                f"factor {effect.factor!r} has {len(effect.levels)} levels, so it has no "
+                "paired comparison; see summary.factors",
+                field="factor",
+            )
+        return effect
+
+    def verdicts(self) -> list[str]:
+        """One sentence per factor about the ratings: effect, interval, p and n."""
+        return [effect.sentence() for effect in self.factors.values()]
+
+    def standardized(self, effect: Effect) -> float | None:
+        """The size of a measured effect in standard deviations of its measurement.
+
+        A two-level factor's mean difference, or the range of a factor's level means, over
+        :attr:`spread`: comparable across measurements of different units and scales.
+        """
+        spread = self.spread.get(effect.outcome)
+        if not spread:
+            return None
+        if isinstance(effect, PairedComparison):
+            if effect.mean_difference is None:
+                return None
+            return effect.mean_difference / spread
+        known = [m for m in effect.means.values() if m is not None]
+        return (max(known) - min(known)) / spread if known else None
+
+    def metric_effects(self) -> list[Effect]:
+        """The measured effects worth a sentence, factor by factor, largest first.
+
+        Left out: a measurement equal in every video (see :meth:`constant_metrics`), and a
+        factor with no unit measured at every level.
+        """
+        chosen: list[Effect] = []
+        for factor in self.factors:
+            effects = [
+                effects[factor]
+                for effects in self.metrics.values()
+                if factor in effects and effects[factor].units > 0
+            ]
+            sized = [(e, size) for e in effects if (size := self.standardized(e)) is not None]
+            sized.sort(key=lambda item: -abs(item[1]))
+            chosen.extend(e for e, _ in sized)
+        return chosen
+
+    def metric_verdicts(self) -> list[str]:
+        """One sentence per factor and measurement that says something (effect, interval,
+        p, n), in the order of :meth:`metric_effects`."""
+        return [effect.sentence() for effect in self.metric_effects()]
+
+    def constant_metrics(self) -> dict[str, float]:
+        """The measurements equal in every measured video (no comparison to make), by value."""
+        constant: dict[str, float] = {}
+        for column, spread in self.spread.items():
+            means = [m for m in self.arm_metrics.get(column, {}).values() if m is not None]
+            if spread == 0 and means:
+                constant[column] = means[0]
+        return constant
 
     def to_dataframe(self) -> pandas.DataFrame:
         """One row per arm, the :class:`ArmSummary` fields as columns (needs pandas)."""
@@ -147,21 +220,31 @@ class ExperimentSummary:
         pd = import_pandas()
         return pd.DataFrame([asdict(arm) for arm in self.arms.values()]).set_index("arm")
 
+    def figure(self) -> Figure:
+        """The study's plot as a matplotlib figure (see :meth:`Experiment.plot`)."""
+        from luma_nb.experiment._plot import plot_experiment
+
+        return plot_experiment(self.records, self, dict(self.levels), title=self.experiment)
+
     def text(self) -> str:
-        """The summary as plain text."""
-        lines = [f"Enhancement study {self.experiment}"]
-        for arm in self.arms.values():
-            rating = "no ratings"
-            if arm.mean_rating is not None:
-                rating = f"mean rating {arm.mean_rating:.2f}{_ci_text(arm)} (n={arm.rated})"
-            lines.append(
-                f"  {arm.arm:>3}: {arm.completed}/{arm.planned} completed, "
-                f"success {_pct(arm.success_rate)}, median latency "
-                f"{_num(arm.median_latency, ' s')}, {rating}, echoed prompt changed "
-                f"{_pct(arm.prompt_changed_rate)}"
-            )
-        lines.append("  " + _paired_text(self.paired))
-        return "\n".join(lines)
+        """The summary as plain text: the verdicts, then each arm."""
+        from luma_nb.experiment._summary_view import summary_text
+
+        return summary_text(self)
+
+    def latency_text(self, arm: ArmSummary) -> str:
+        """An arm's median generation time in words (``(simulated)`` on the simulator)."""
+        if arm.median_latency is None:
+            return "n/a"
+        return duration_text(arm.median_latency, simulated=self.simulated)
+
+    @cached_property
+    def svg(self) -> str | None:
+        """The plot as inline SVG markup that takes the page's text colour (light or dark
+        theme alike), drawn once; None without matplotlib or with nothing to draw."""
+        from luma_nb.experiment._summary_view import plot_svg
+
+        return plot_svg(self)
 
     def __repr__(self) -> str:
         return self.text()
@@ -170,73 +253,9 @@ class ExperimentSummary:
         printer.text(self.text())
 
     def _repr_html_(self) -> str:
-        level = f"{self.level:.0%}"
-        rows: list[tuple[str, Callable[[ArmSummary], str]]] = [
-            ("Videos planned", lambda a: str(a.planned)),
-            ("Completed", lambda a: str(a.completed)),
-            ("Failed", lambda a: str(a.failed)),
-            ("Running", lambda a: str(a.running)),
-            ("Outcome unknown", lambda a: str(a.unresolved)),
-            ("Not submitted", lambda a: str(a.not_submitted)),
-            ("Success rate", lambda a: _pct(a.success_rate)),
-            ("Median latency", lambda a: _num(a.median_latency, " s")),
-            ("Rated", lambda a: str(a.rated)),
-            ("Mean rating", lambda a: _num(a.mean_rating)),
-            (f"{level} CI (t)", lambda a: _ci_html(a)),
-            ("Echoed prompt changed", lambda a: _pct(a.prompt_changed_rate)),
-            ("Median edit distance", lambda a: _num(a.median_edit_distance, " chars", 0)),
-            ("Mean edit ratio", lambda a: _num(a.mean_edit_ratio)),
-        ]
-        arms = list(self.arms.values())
-        head = "".join(f"<th>enhancement {esc(a.arm)}</th>" for a in arms)
-        body = "".join(
-            f"<tr><th>{esc(name)}</th>"
-            + "".join(f"<td>{esc(cell(a))}</td>" for a in arms)
-            + "</tr>"
-            for name, cell in rows
-        )
-        return (
-            '<div class="luma-nb-summary" style="font-family:sans-serif;font-size:13px">'
-            f"<b>Enhancement study {esc(self.experiment)}</b>"
-            f'<table class="luma-nb-summary-table"><thead><tr><th></th>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>"
-            f"<p>{esc(_paired_text(self.paired))}</p></div>"
-        )
+        from luma_nb.experiment._summary_view import summary_html
 
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
-
-
-def _num(value: float | None, unit: str = "", digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}{unit}"
-
-
-def _ci_text(arm: ArmSummary) -> str:
-    if arm.ci_low is None or arm.ci_high is None:
-        return ""
-    return f", {arm.level:.0%} CI {arm.ci_low:.2f} to {arm.ci_high:.2f}"
-
-
-def _ci_html(arm: ArmSummary) -> str:
-    if arm.ci_low is None or arm.ci_high is None:
-        return "n/a (needs 2 ratings)"
-    return f"{arm.ci_low:.2f} to {arm.ci_high:.2f}"
-
-
-def _paired_text(paired: PairedComparison) -> str:
-    if paired.units == 0:
-        return (
-            f"Paired comparison ({paired.test}, by {paired.unit}): no {paired.unit} is rated "
-            "in both arms yet."
-        )
-    difference = _num(paired.median_difference)
-    return (
-        f"Paired comparison ({paired.test}, by {paired.unit}): {paired.units} rated in both "
-        f"arms — on better in {paired.on_better}, off better in {paired.off_better}, "
-        f"ties {paired.ties}; median difference (on - off) {difference}; "
-        f"p = {paired.p_value:.4g}."
-    )
+        return summary_html(self)
 
 
 # ----------------------------------------------------------------------------- building
@@ -246,10 +265,15 @@ def summarise(
     experiment: str,
     records: Sequence[Mapping[str, Any]],
     *,
+    arms: Sequence[str],
+    factors: Sequence[tuple[str, Sequence[str]]],
     level: float = 0.95,
     paired_by: str = "prompt",
 ) -> ExperimentSummary:
-    """Summarise tidy records (one per planned video, see :meth:`Experiment.records`)."""
+    """Summarise tidy records (one per planned video, see :meth:`Experiment.records`).
+
+    ``arms`` are the arm names in order; ``factors`` each factor's name and level labels.
+    """
     if not isinstance(level, float) or not 0.0 < level < 1.0:
         raise ValidationError(
             f"level must be a number between 0 and 1, not {level!r}", field="level"
@@ -258,16 +282,53 @@ def summarise(
         raise ValidationError(
             f"paired_by must be 'prompt' or 'pair', not {paired_by!r}", field="paired_by"
         )
-    by_arm: dict[str, list[Mapping[str, Any]]] = {"on": [], "off": []}
+    by_arm: dict[str, list[Mapping[str, Any]]] = {arm: [] for arm in arms}
     for record in records:
         by_arm.setdefault(str(record["arm"]), []).append(record)
-    arms = {arm: _arm(arm, rows, level) for arm, rows in by_arm.items()}
+    options: dict[str, Any] = {"paired_by": paired_by, "level": level}
+    ratings = {
+        name: compare(records, name, labels, bounds=_DIFFERENCE_SCALE, **options)
+        for name, labels in factors
+    }
+    columns = sorted(
+        {
+            key
+            for record in records
+            for key, value in record.items()
+            if key.startswith(METRIC_PREFIX) and numeric(value) is not None
+        }
+    )
+    metrics = {
+        column: {
+            name: compare(records, name, labels, outcome=column, **options)
+            for name, labels in factors
+        }
+        for column in columns
+    }
     return ExperimentSummary(
         experiment=experiment,
-        arms=arms,
-        paired=_paired(records, paired_by),
+        arms={arm: _arm(arm, rows, level) for arm, rows in by_arm.items()},
+        factors=ratings,
         level=level,
+        metrics=metrics,
+        simulated=any(
+            is_simulated(record.get("backend"))
+            for record in records
+            if record.get("elapsed") is not None
+        ),
+        agreement={column: agreement(records, column) for column in columns},
+        arm_metrics={
+            column: {arm: _stats.mean(_values(rows, column)) for arm, rows in by_arm.items()}
+            for column in columns
+        },
+        spread={column: statistics.pstdev(_values(records, column)) for column in columns},
+        records=tuple(records),
+        levels=tuple((name, tuple(labels)) for name, labels in factors),
     )
+
+
+def _values(records: Sequence[Mapping[str, Any]], column: str) -> list[float]:
+    return [v for record in records if (v := numeric(record.get(column))) is not None]
 
 
 def _arm(arm: str, rows: Sequence[Mapping[str, Any]], level: float) -> ArmSummary:
@@ -279,6 +340,11 @@ def _arm(arm: str, rows: Sequence[Mapping[str, Any]], level: float) -> ArmSummar
     echoed = [row for row in completed if row["prompt_changed"] is not None]
     interval = _stats.t_interval(ratings, level, bounds=RATING_SCALE)
     known = len(completed) + failed
+    rewritten = [
+        rewritten_share(row["prompt"], row["echoed_prompt"])
+        for row in echoed
+        if isinstance(row.get("prompt"), str) and isinstance(row.get("echoed_prompt"), str)
+    ]
     return ArmSummary(
         arm=arm,
         planned=len(rows),
@@ -300,30 +366,11 @@ def _arm(arm: str, rows: Sequence[Mapping[str, Any]], level: float) -> ArmSummar
         ),
         median_edit_distance=_stats.median([float(row["edit_distance"]) for row in echoed]),
         mean_edit_ratio=_stats.mean([float(row["edit_ratio"]) for row in echoed]),
-    )
-
-
-def _paired(records: Sequence[Mapping[str, Any]], paired_by: str) -> PairedComparison:
-    key = "prompt_index" if paired_by == "prompt" else "pair"
-    ratings: dict[Any, dict[str, list[float]]] = defaultdict(lambda: {"on": [], "off": []})
-    for record in records:
-        if record["rating"] is not None and record["arm"] in ("on", "off"):
-            ratings[record[key]][record["arm"]].append(float(record["rating"]))
-    differences = [
-        statistics.fmean(arms["on"]) - statistics.fmean(arms["off"])
-        for arms in ratings.values()
-        if arms["on"] and arms["off"]
-    ]
-    on_better = sum(d > 0 for d in differences)
-    off_better = sum(d < 0 for d in differences)
-    return PairedComparison(
-        unit=paired_by,
-        units=len(differences),
-        on_better=on_better,
-        off_better=off_better,
-        ties=len(differences) - on_better - off_better,
-        p_value=_stats.sign_test(on_better, off_better),
-        median_difference=_stats.median(differences),
+        rewritten_share=_stats.mean(rewritten),
+        measured=sum(
+            any(numeric(v) is not None for k, v in row.items() if k.startswith(METRIC_PREFIX))
+            for row in completed
+        ),
     )
 
 

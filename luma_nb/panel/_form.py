@@ -17,6 +17,7 @@ import ipywidgets as widgets
 from luma_nb._html import esc
 from luma_nb.errors import ValidationError
 from luma_nb.models import ASPECT_RATIOS, MAX_API_TIMEOUT, VideoRequest
+from luma_nb.panel._extend import ExtendBanner, clip, short_id
 from luma_nb.panel._media import thumbnail_html
 from luma_nb.panel._uploader import Checker, KeyframeField, Start, Uploader
 
@@ -26,6 +27,8 @@ __all__ = ["KEEP_RATIO", "Form"]
 KEEP_RATIO = ""
 _NO_VIDEO = ""
 _WIDE = {"description_width": "7em"}
+_PLACEHOLDER = "Describe the video: subject, action, camera, light, style..."
+_EXTEND_PLACEHOLDER = "How the video continues (optional: left empty, the video simply goes on)..."
 
 # Form-level wording for the fields a person edits; the request's own message otherwise.
 _FIELD_MESSAGES = {
@@ -72,8 +75,9 @@ class Form:
         self._videos: dict[str, dict[str, Any]] = {}  # iteration -> finished log row
         self._hushed = 0  # > 0 while fields are set in bulk: one change event at the end
 
+        self.banner = ExtendBanner(self.cancel_extend)
         self.prompt = widgets.Textarea(
-            placeholder="Describe the video: subject, action, camera, light, style...",
+            placeholder=_PLACEHOLDER,
             layout=widgets.Layout(width="auto", height="6em"),
         )
         self.prompt.add_class("luma-nb-prompt")
@@ -83,12 +87,12 @@ class Form:
             tooltips=["Make a new video", "Continue one of your videos"],
             style={"button_width": "auto"},
         )
+        # No description beside the picker: the line above names it, and the whole width is
+        # left to the choice (a native <select> cuts a label it has no room for).
         self.extend_choice = widgets.Dropdown(
             options=[("(choose a video of this session)", _NO_VIDEO)],
             value=_NO_VIDEO,
-            description="Video",
-            style=_WIDE,
-            layout=widgets.Layout(width="32em"),
+            layout=widgets.Layout(width="26em"),
         )
         self.extend_preview = widgets.HTML()
         self.extend_ref = widgets.Text(
@@ -99,6 +103,10 @@ class Form:
         )
         self.extend_box = widgets.VBox(
             [
+                widgets.HTML(
+                    '<span class="luma-nb-muted">Video to extend: one of this session\'s '
+                    "(id · prompt), or paste its id or URL.</span>"
+                ),
                 widgets.HBox(
                     [self.extend_choice, self.extend_preview],
                     layout=widgets.Layout(align_items="center"),
@@ -161,14 +169,23 @@ class Form:
             style=_WIDE,
             layout=widgets.Layout(width="32em"),
         )
+        # Short labels (a long one was cut at narrow widths); the line under them explains.
         self.mode = widgets.ToggleButtons(
-            options=[("async (poll)", "async"), ("sync (one long request)", "sync")],
+            options=[("async", "async"), ("sync", "sync")],
             value="async",
             description="Mode",
+            tooltips=[
+                "Submit, then poll the task until the video is ready (the default)",
+                "One long request that returns with the video (up to the API timeout)",
+            ],
             style={**_WIDE, "button_width": "auto"},
         )
+        mode_note = widgets.HTML(
+            '<span class="luma-nb-muted">async: submit, then poll until the video is ready '
+            "(the default). sync: one long request that returns with the video.</span>"
+        )
         self.advanced = widgets.Accordion(
-            children=[widgets.VBox([self.api_timeout, self.callback_url, self.mode])],
+            children=[widgets.VBox([self.api_timeout, self.callback_url, self.mode, mode_note])],
             titles=("Advanced",),
         )
         self.upload_hint = widgets.HTML(
@@ -196,6 +213,7 @@ class Form:
         self.extend_choice.observe(self._choice_changed, "value")
         self.widget = widgets.VBox(
             [
+                self.banner.widget,
                 self.prompt,
                 self.action,
                 self.extend_box,
@@ -222,6 +240,7 @@ class Form:
         """Tell the listeners (unless a bulk update is under way)."""
         if self._hushed:
             return
+        self._show_banner()
         for listener in self._listeners:
             listener()
 
@@ -238,10 +257,25 @@ class Form:
             if field.value() is not None:
                 field.recheck(delay=0)  # cached by the client: only a new URL is fetched
 
+    def _show_banner(self) -> None:
+        if self.action.value != "extend":
+            self.banner.show(False)
+            return
+        pasted = self.extend_ref.value.strip()
+        picked = None if pasted else self._videos.get(self.extend_choice.value)
+        self.banner.show(True, picked, pasted)
+
     def _action_changed(self, change: dict[str, Any]) -> None:
         extend = change["new"] == "extend"
         self.extend_box.layout.display = None if extend else "none"
+        self.prompt.placeholder = _EXTEND_PLACEHOLDER if extend else _PLACEHOLDER
         with self._hush():
+            if not extend:
+                # Back to a new video: the prompt Extend this set aside returns, unless the
+                # box holds new text.
+                if self.banner.set_aside and not self.prompt.value.strip():
+                    self.prompt.value = self.banner.set_aside
+                self.banner.set_aside = ""
             # An extend keeps its parent's ratio unless told otherwise; a new video needs one.
             if extend and self.aspect_ratio.value == "16:9":
                 self.aspect_ratio.value = KEEP_RATIO
@@ -339,22 +373,43 @@ class Form:
         self._videos = {str(row["iteration"]): row for row in rows}
         options: list[tuple[str, str]] = [("(choose a video of this session)", _NO_VIDEO)]
         for row in reversed(rows):
-            text = row.get("prompt") or row.get("echoed_prompt") or "(no prompt)"
-            text = text if len(text) <= 50 else text[:47] + "..."
-            ident = (row.get("video_id") or row.get("task_id") or "")[:8]
-            options.append((f"{text} · {ident}", str(row["iteration"])))
+            # The id first, the prompt short: the label fits a narrow notebook (the banner
+            # shows the whole prompt of the video picked).
+            text = clip(row.get("prompt") or row.get("echoed_prompt") or "(no prompt)", 24)
+            options.append((f"{short_id(row)} · {text}", str(row["iteration"])))
         current = self.extend_choice.value
         with self._hush():
             self.extend_choice.options = options
             self.extend_choice.value = current if current in self._videos else _NO_VIDEO
         self._choice_changed({"new": self.extend_choice.value})
 
-    def choose_video(self, iteration: str) -> None:
-        """Select ``iteration``'s video in the extend picker."""
-        self.extend_choice.value = iteration
+    def extend(self, iteration: str) -> None:
+        """Switch to extending ``iteration``'s video (what a result's *Extend this* does).
+
+        The prompt is cleared and its text set aside (the banner says so), so that the
+        prompt that made the earlier video is not sent again by accident; the banner is
+        scrolled into view and the prompt focused.
+        """
+        with self._hush():
+            if self.prompt.value.strip():
+                self.banner.set_aside = self.prompt.value
+            self.prompt.value = ""
+            self.action.value = "extend"
+            self.extend_ref.value = ""
+            self.extend_choice.value = iteration
+        self._choice_changed({"new": self.extend_choice.value})
+        self.banner.reveal()
+
+    def cancel_extend(self) -> None:
+        """Back to a new video (*Cancel extend*): the set-aside prompt, if any, returns."""
+        with self._hush():
+            self.extend_ref.value = ""
+            self.extend_choice.value = _NO_VIDEO
+        self.action.value = "generate"
 
     def restore(self, row: dict[str, Any]) -> None:
         """Put a log row's settings back into the fields."""
+        self.banner.set_aside = ""  # a restored iteration brings its own prompt
         with self._hush():
             self.action.value = row.get("action") or "generate"
             self.prompt.value = row.get("prompt") or ""

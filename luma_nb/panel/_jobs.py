@@ -2,29 +2,35 @@
 
 A :class:`Job` is what one click on Generate (or Rerun) started: its request, its log
 iteration, its task once submitted, and the ``asyncio`` task that submits and waits. Its
-row shows the state word, the elapsed time, the task id and a Cancel button; below it, a
-message when something needs saying (an error, what cancelling means).
+row shows the state word, the time, the task id and a Cancel button; below it, a message
+when something needs saying (an error, what cancelling means). The time is the helpers'
+and studies' own (:func:`luma_nb._progress.time_text`): ``waiting 2.3 s`` while the job
+runs, then the task's generation time (``2 min 16 s (simulated)`` on the simulator), the
+same text as the cards, the chain timeline and the reports.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from luma_nb import _iteration
-from luma_nb._html import esc, human_seconds
+from luma_nb._html import esc
+from luma_nb._progress import Stopwatch, time_note, time_text
 from luma_nb.models import Task, TaskState, Video, VideoRequest
 from luma_nb.panel import _scheduler
+from luma_nb.panel._extend import clip, short_id
 from luma_nb.panel._messages import CANCELLED
 
 if TYPE_CHECKING:
     from luma_nb._click_guard import Claim
     from luma_nb.panel._calls import Calls
+    from luma_nb.session_log import SessionLog
 
-__all__ = ["ENDED", "Job", "JobBoard"]
+__all__ = ["ENDED", "Job", "JobBoard", "job_label", "parent_row"]
 
 #: States after which a job does nothing more.
 ENDED = frozenset({"completed", "failed", "cancelled", "outcome_unknown", "timed_out"})
@@ -45,6 +51,37 @@ CANCELLED_WHILE_SUBMITTING = (
 )
 
 
+def parent_row(log: SessionLog, parent: str | None) -> dict[str, Any] | None:
+    """The log row of an extend's parent iteration (None when unknown or unreadable)."""
+    if parent is None:
+        return None
+    try:
+        return log.row(parent)
+    except Exception:  # a label must never stop a job
+        return None
+
+
+def job_label(request: VideoRequest, parent: Mapping[str, Any] | None = None) -> str:
+    """What a job's row calls it: its prompt, or for an extend, what it extends.
+
+    ``parent`` is the extended video's log row, when the session has it: the label then
+    names its short id and prompt ("extend of 3f2a9c1d “a kite…” → higher").
+    """
+    if request.action != "extend":
+        return _iteration.describe(request, 48)
+    if parent is not None:
+        what = short_id(parent)
+        earlier = parent.get("prompt") or parent.get("echoed_prompt")
+        if earlier:
+            what += f" “{clip(earlier, 32)}”"
+    elif request.video_id:
+        what = clip(request.video_id, 12)
+    else:
+        what = clip(request.video_url or "a video", 40)
+    label = f"extend of {what}"
+    return f"{label} → {clip(request.prompt, 32)}" if request.prompt else label
+
+
 class Job:
     """One submitted request and its row on the job board.
 
@@ -60,8 +97,8 @@ class Job:
         ``submitting``, ``queued``, ``pending``, ``processing``, the API's own word for an
         unknown state, ``downloading``, then one of ``completed``, ``failed``,
         ``cancelled``, ``outcome_unknown`` or ``timed_out``.
-    started : float
-        ``time.monotonic()`` when the job was created.
+    started, ended : float
+        The clock's reading when the job was created, and when it ended (``None`` before).
     video : Video or None
         The result, once completed.
     error : BaseException or None
@@ -88,8 +125,12 @@ class Job:
         sync: bool = False,
         parent: str | None = None,
         claim: Claim | None = None,
+        clock: Callable[[], float] | None = None,
+        label: str | None = None,
     ) -> None:
         self.request = request
+        #: What the row calls the job (see :func:`job_label`).
+        self.label = label if label is not None else job_label(request)
         self.claim = claim
         self.iteration = iteration
         self.calls = calls
@@ -97,8 +138,10 @@ class Job:
         self.parent = parent
         self.task_id: str | None = None
         self.state = "submitting"
-        self.started = time.monotonic()
+        self.watch = Stopwatch(clock)  # default time.monotonic
+        self.started = self.watch.started
         self.ended: float | None = None
+        self.record: Task | None = None  # the task as last seen
         self.video: Video | None = None
         self.error: BaseException | None = None
         self.message = ""
@@ -111,11 +154,11 @@ class Job:
 
         self._state_html = widgets.HTML(layout=widgets.Layout(min_width="9em"))
         self._label = widgets.HTML(
-            f'<span class="luma-nb-job-label" title="{esc(request.prompt or "")}">'
-            f"{esc(_iteration.describe(request, 48))}</span>",
+            f'<span class="luma-nb-job-label" title="{esc(request.prompt or self.label)}">'
+            f"{esc(self.label)}</span>",
             layout=widgets.Layout(flex="1 1 auto", min_width="10em"),
         )
-        self._elapsed = widgets.Label("0.0 s", layout=widgets.Layout(min_width="6em"))
+        self._elapsed = widgets.Label(layout=widgets.Layout(min_width="6em"))
         self._task = widgets.HTML(layout=widgets.Layout(min_width="8em"))
         self.cancel_button = widgets.Button(
             description="Cancel",
@@ -135,6 +178,7 @@ class Job:
         self.row.add_class("luma-nb-job")
         self._render_state()
         self._render_task()
+        self.tick()
 
     # ------------------------------------------------------------------ state
 
@@ -145,14 +189,20 @@ class Job:
 
     @property
     def elapsed(self) -> float:
-        """Seconds since the job started (frozen once it ended)."""
-        return (self.ended if self.ended is not None else time.monotonic()) - self.started
+        """Real seconds waited since the job started (frozen once it ended)."""
+        return self.watch.seconds()
+
+    @property
+    def time_text(self) -> str:
+        """What the row's time reads (see :func:`luma_nb._progress.time_text`)."""
+        return time_text(self.watch, self.record)
 
     def set_task(self, task: Task) -> None:
         """Show a fresh look at the task (its id and state)."""
         if not self.running:
             return  # a late poll answer must not revive a cancelled row
         self.task_id = task.id or self.task_id
+        self.record = task
         self.done_on_server = task.state is TaskState.COMPLETED
         word = task.raw_state if task.state is TaskState.UNKNOWN and task.raw_state else None
         if task.state is not TaskState.COMPLETED:  # completed is said once the card is shown
@@ -163,7 +213,8 @@ class Job:
         """Move to ``state`` (and say ``message`` under the row, when given)."""
         self.state = state
         if state in ENDED:
-            self.ended = time.monotonic()
+            self.watch.stop()
+            self.ended = self.watch.ended
             self.cancel_button.disabled = True
             # A finished job has nothing to cancel: keep the row's width, hide the button.
             self.cancel_button.layout.visibility = "hidden"
@@ -186,8 +237,9 @@ class Job:
             claim.release(forget=nothing_sent)
 
     def tick(self) -> None:
-        """Refresh the elapsed time."""
-        self._elapsed.value = human_seconds(self.elapsed)
+        """Refresh the time."""
+        self._elapsed.value = self.time_text
+        self._elapsed.tooltip = time_note(self.watch, self.record)
 
     def _render_state(self) -> None:
         cls = _STATE_CLASS.get(self.state, _RUNNING_CLASS)

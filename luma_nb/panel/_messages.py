@@ -7,7 +7,7 @@ callers HTML-escape it.
 
 from __future__ import annotations
 
-from luma_nb._html import human_seconds
+from luma_nb._durations import duration_text
 from luma_nb.errors import (
     APITimeoutError,
     AuthenticationError,
@@ -79,7 +79,7 @@ def _sentence(error: BaseException) -> str:
         )
     if isinstance(error, RateLimitError):
         wait = (
-            f"Wait {human_seconds(error.retry_after)}"
+            f"Wait {duration_text(error.retry_after)}"
             if error.retry_after is not None
             else "Wait a little"
         )
@@ -104,7 +104,7 @@ def _sentence(error: BaseException) -> str:
         )
     if isinstance(error, WaitTimeoutError):
         return (
-            f"Stopped waiting after {human_seconds(error.waited)}: the task may still finish on "
+            f"Stopped waiting after {duration_text(error.waited)}: the task may still finish on "
             "the server. It stays in the session log as pending; pick it up later with "
             "`await log.aresume(client)`."
         )

@@ -25,7 +25,7 @@ from luma_nb.panel._code import request_code
 from luma_nb.panel._form import Form
 from luma_nb.panel._generate import GenerateBar, intent
 from luma_nb.panel._history import History
-from luma_nb.panel._jobs import Job, JobBoard
+from luma_nb.panel._jobs import Job, JobBoard, job_label, parent_row
 from luma_nb.panel._media import result_card
 from luma_nb.panel._messages import human_message
 from luma_nb.panel._results import ResultCard, Results
@@ -205,10 +205,7 @@ class Panel:
     # ------------------------------------------------------------------ display
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, dict):
-            bundle["text/plain"] = self._snapshot_text()
-        return bundle
+        return self.snapshot.widget_bundle(self.widget, **kwargs)
 
     def _ipython_display_(self) -> None:
         # The widget, then a static snapshot of the results under a display id: the saved
@@ -316,7 +313,8 @@ class Panel:
         try:
             calls = Calls(self.client, preflight=bool(self.preflight.value))
             iteration = _iteration.begin(self.log, request, backend=calls.backend, parent=parent)
-            job = Job(request, iteration, calls, sync=sync, parent=parent, claim=claim)
+            label = job_label(request, parent_row(self.log, parent))
+            job = Job(request, iteration, calls, sync=sync, parent=parent, claim=claim, label=label)
             self.jobs.append(job)
             self.board.add(job)
             job.future = self._scheduler.start(self._run(job), lambda task: self._ended(job, task))
@@ -452,8 +450,7 @@ class Panel:
 
     def _extend_this(self, job: Job) -> None:
         self.refresh()
-        self.action.value = "extend"
-        self._form.choose_video(job.iteration)
+        self._form.extend(job.iteration)
         self._validate()
 
     def _rerun(self, job: Job, button: object) -> None:

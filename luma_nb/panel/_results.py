@@ -1,8 +1,9 @@
 """Result cards: the player with its prompts, sizes and ids, and what to do next.
 
-Under each video: Extend this, Rerun with these settings, Copy as code (the code appears in a
-text box, ready to select and copy: no JavaScript needed), and a 1 to 5 rating with a
-note, saved to the session log.
+Under each video: Extend this, Rerun with these settings, Copy as code (a button that puts
+the code on the clipboard and says "Copied"; the code also appears in a text box, ready to
+select by hand where the browser allows no copying), and a 1 to 5 rating with a note, saved to
+the session log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from luma_nb._html import esc
+from luma_nb.panel._frontend import CopyButton, CopyOutcome
 from luma_nb.panel._style import RESULTS_COLUMNS
 
 if TYPE_CHECKING:
@@ -55,8 +57,10 @@ class ResultCard:
         self.player.add_class("luma-nb-result-card")
         self.extend_button = widgets.Button(description="Extend this", icon="forward")
         self.rerun_button = widgets.Button(description="Rerun with these settings", icon="repeat")
-        self.code_button = widgets.Button(description="Copy as code", icon="code")
-        for button in (self.extend_button, self.rerun_button, self.code_button):
+        #: Copies the code in the browser; the kernel then shows it (and says how it went).
+        self.code_button = CopyButton(code(job), label="Copy as code")
+        self.code_button.layout = widgets.Layout(width="auto")
+        for button in (self.extend_button, self.rerun_button):
             button.layout = widgets.Layout(width="auto")
         self.extend_button.on_click(lambda _b: on_extend(job))
         self.rerun_button.on_click(lambda button: on_rerun(job, button))
@@ -66,16 +70,14 @@ class ResultCard:
         )
         self.code_area.add_class("luma-nb-code")
 
-        def show_code(_button: object) -> None:
-            self.code_area.value = code(job)
+        def show_code(outcome: CopyOutcome) -> None:
+            self.code_area.value = self.code_button.text
             self.code_area.layout.display = None
-            self.code_hint.value = (
-                '<span class="luma-nb-muted">Select the code (Ctrl/Cmd+A inside the box) '
-                "and copy it into a cell.</span>"
-            )
+            self.code_hint.value = _copy_hint(outcome)
 
         self.code_hint = widgets.HTML()
-        self.code_button.on_click(show_code)
+        self.code_hint.add_class("luma-nb-code-hint")
+        self.code_button.on_copy(show_code)
 
         self.rating = widgets.ToggleButtons(
             options=[(str(n), n) for n in range(1, 6)],
@@ -146,6 +148,18 @@ class ResultCard:
             ]
         )
         self.widget.add_class("luma-nb-result")
+
+
+def _copy_hint(outcome: CopyOutcome) -> str:
+    """The line above the code: copied, or how to copy it by hand."""
+    by_hand = "select the code (Ctrl/Cmd+A inside the box) and copy it (Ctrl/Cmd+C)"
+    if outcome.copied:
+        text = "Copied to the clipboard: paste it into a cell. The code is below too."
+    elif outcome.copied is False:
+        text = f"Could not copy to the clipboard ({outcome.problem or 'not allowed'}): {by_hand}."
+    else:
+        text = by_hand[0].upper() + by_hand[1:] + ", then paste it into a cell."
+    return f'<span class="luma-nb-muted">{esc(text)}</span>'
 
 
 class Results:

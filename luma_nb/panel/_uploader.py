@@ -4,8 +4,10 @@ result, and a local-file upload.
 The API fetches keyframes itself, so it needs a *public* URL; a file on this machine has none.
 With an uploader (``Panel(uploader=fn)``, ``fn(data: bytes, filename: str) -> str`` returning a
 public https URL) a chosen file is uploaded and its URL fills the field. Without one the panel
-says why it cannot use the file and how to plug an uploader in. Either way the file's bytes are
-cleared from the upload widget at once, so they are not saved in the notebook's widget state.
+says why it cannot use the file and how to plug an uploader in. Either way the file's bytes
+reach the kernel as a message of the picker (:class:`~luma_nb.panel._frontend.FilePicker`),
+never as widget state, so they are not saved with the notebook; the picker says in words what
+happened to the file ("none chosen", "uploading a.png…").
 
 Beside the preview the field shows what the keyframe preflight (:mod:`luma_nb._preflight`,
 through the panel's client) found: whether the API can fetch the image, what it is, and
@@ -22,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from luma_nb._html import esc
+from luma_nb._html import esc, human_bytes
+from luma_nb._preflight import MAX_KEYFRAME_BYTES
 from luma_nb.models import check_http_url
+from luma_nb.panel._frontend import ChosenFile, FilePicker
 from luma_nb.panel._messages import human_message
 
 if TYPE_CHECKING:
@@ -38,6 +42,8 @@ Checker = Callable[[str, "str | None"], Awaitable["KeyframeReport | None"]]
 #: Seconds the URL must stay unchanged before it is checked (typing changes it per key).
 CHECK_DELAY = 0.4
 _OFF = "not checked (the keyframe check is off)"
+#: The file picker's status before any file (and after the URL was changed by hand).
+NONE_CHOSEN = "none chosen"
 
 #: What the panel says when a local file is chosen but no uploader is configured.
 NO_UPLOADER = (
@@ -98,22 +104,23 @@ class KeyframeField:
             layout=widgets.Layout(flex="1 1 auto"),
             style={"description_width": "7em"},
         )
-        self.upload = widgets.FileUpload(
-            accept="image/*",
-            multiple=False,
-            description="Upload" if uploader else "Local file",
-            tooltip=(
-                "Upload a local image through your uploader"
+        self.upload = FilePicker(
+            label="Upload a file…" if uploader else "Local file…",
+            accept="image/jpeg,image/png,image/webp",
+            max_bytes=MAX_KEYFRAME_BYTES,
+            hint=(
+                f"Choose a local image for the {label.lower()}: your uploader makes it public"
                 if uploader
-                else "Needs an uploader: see the note"
+                else "A local file needs an uploader: see the note under the keyframes"
             ),
             layout=widgets.Layout(width="auto"),
         )
         self.preview = widgets.HTML()
         self.preview.add_class("luma-nb-keyframe-preview")
         self.message = ""
+        self._uploaded = ""  # the URL the last upload filled in
         self.url.observe(lambda _change: self._url_changed(), "value")
-        self.upload.observe(self._file_chosen, "value")
+        self.upload.on_file(self._file_chosen)
         self.widget = widgets.VBox(
             [
                 widgets.HBox([self.url, self.upload], layout=widgets.Layout(align_items="center")),
@@ -130,6 +137,8 @@ class KeyframeField:
 
     def _url_changed(self) -> None:
         self.message = ""
+        if self.url.value != self._uploaded:
+            self.upload.status = NONE_CHOSEN  # the picker's last file is no longer in play
         self.recheck()
         self._on_change()
 
@@ -210,35 +219,39 @@ class KeyframeField:
 
     # ------------------------------------------------------------------ upload
 
-    def _file_chosen(self, change: dict[str, Any]) -> None:
-        files = change["new"]
-        if not files:
-            return
-        chosen = files[0]
-        name = str(chosen.get("name") or "image")
-        data = bytes(chosen.get("content") or b"")
-        # The bytes must not stay in the widget: they would be saved with the notebook.
-        self.upload.value = ()
-        if self.uploader is None:
+    def _file_chosen(self, chosen: ChosenFile) -> None:
+        name, data = chosen.name, chosen.data
+        if data is None:
+            self.upload.status = f"{name}: too large"
+            self.message = (
+                f"{name} is {human_bytes(chosen.size)}: a keyframe must be at most "
+                f"{human_bytes(self.upload.max_bytes)} (the API refuses larger images)."
+            )
+        elif self.uploader is None:
+            self.upload.status = f"{name}: not used (see below)"
             self.message = f"{name}: {NO_UPLOADER}"
-            self.render()
-            return
-        self.message = f"Uploading {name}..."
+        else:
+            self.upload.status = f"uploading {name}…"
+            self.message = f"Uploading {name}..."
+            self.pending = self._start(self._upload(self.uploader, data, name))
         self.render()
-        self.pending = self._start(self._upload(self.uploader, data, name))
 
     async def _upload(self, uploader: Uploader, data: bytes, name: str) -> None:
         try:
             # The uploader blocks (network): a worker thread keeps the kernel free.
             url = await asyncio.to_thread(uploader, data, name)
         except Exception as exc:
+            self.upload.status = f"{name}: upload failed"
             self.message = f"Uploading {name} failed: {human_message(exc)}"
             self.render()
             return
         if not isinstance(url, str):
+            self.upload.status = f"{name}: upload failed"
             self.message = f"The uploader returned {type(url).__name__}, not a URL string."
             self.render()
             return
+        self.upload.status = f"{name} uploaded"
+        self._uploaded = url
         self.message = ""
         if self.url.value == url:
             self._url_changed()  # no change event for the same text: redraw by hand

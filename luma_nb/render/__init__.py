@@ -12,6 +12,8 @@ Modules, one job each (import what you need; nothing here imports IPython or ipy
 ``card``
     The one card builder and its parts (head and badges, player, prompts sent and echoed,
     facts, error, rating, labels), from which each view picks what it needs.
+``filmstrip``
+    The filmstrip part: a video's evenly spaced frames as one embedded, inert picture.
 ``text``
     The one ``text/plain`` renderer: short (under 2 KB), terminal-safe, never media data.
 ``row``

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -24,14 +23,9 @@ __all__ = [
     "media_of_row",
     "records_of",
     "request_from_row",
-    "task_seconds",
     "video_from_row",
     "video_of_task",
 ]
-
-# A task whose record has no elapsed time and started longer ago than this is not shown an
-# elapsed time computed from the wall clock: the timestamps are then probably not ours.
-_MAX_PLAUSIBLE_ELAPSED = 24 * 3600.0
 
 
 def _text(value: object) -> str | None:
@@ -116,24 +110,6 @@ def video_of_task(task: Task) -> Video | None:
     if not video.task_id and task.id:
         changes["task_id"] = task.id
     return dataclasses.replace(video, **changes) if changes else video
-
-
-def task_seconds(task: Task, elapsed: float | None = None) -> float | None:
-    """How long a task has taken: ``elapsed`` if given, the record's, or its timestamps'."""
-    if elapsed is not None:
-        return elapsed
-    if task.elapsed is not None:
-        return task.elapsed
-    begin = task.started_at if task.started_at is not None else task.created_at
-    if begin is None:
-        return None
-    if task.finished_at is not None:
-        return max(0.0, task.finished_at - begin)
-    # The simulator's timestamps are in simulated time, which the wall clock cannot measure.
-    if task.backend == "simulator":
-        return None
-    delta = time.time() - begin
-    return delta if 0 <= delta <= _MAX_PLAUSIBLE_ELAPSED else None
 
 
 def media_of_row(row: Mapping[str, Any], *, embed: bool | None, standalone: bool) -> Media:

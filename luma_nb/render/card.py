@@ -23,9 +23,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from luma_nb._html import esc, human_seconds
+from luma_nb._durations import (
+    duration_text,
+    generation_text,
+    seconds_or_none,
+    task_generation_seconds,
+)
+from luma_nb._html import esc
 from luma_nb.models import Task, TaskState, Video
-from luma_nb.render.adapt import task_seconds, video_of_task
+from luma_nb.render.adapt import video_of_task
+from luma_nb.render.diff import diff_markup
 from luma_nb.render.markup import note, player, style
 from luma_nb.render.media import Media, describe_error, place
 
@@ -35,9 +42,9 @@ __all__ = [
     "badge",
     "broken",
     "card",
-    "elapsed_fact",
     "error_block",
     "facts",
+    "generation_fact",
     "head",
     "label_badges",
     "mono",
@@ -134,16 +141,24 @@ def prompt_facts(sent: str | None, echoed: str | None, request_known: bool) -> l
     if request_known:
         value = block(sent) if sent is not None else '<span class="luma-nb-muted">(none)</span>'
         rows.append(("Prompt sent", value))
-    if echoed is not None:
+    if request_known and isinstance(sent, str) and isinstance(echoed, str):
+        # The echo as a diff of what was sent: what the service added is what a reader wants.
+        echo = f'<div class="luma-nb-prompt">{diff_markup(sent, echoed)}</div>'
+        rows.append(("Prompt echoed", echo))
+    elif echoed is not None:
         rows.append(("Prompt echoed" if request_known else "Prompt", block(echoed)))
     return rows
 
 
-def elapsed_fact(seconds: object) -> list[Fact]:
-    """``[("Elapsed", "2.3 s")]`` for a number of seconds, else ``[]``."""
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+def generation_fact(seconds: object, backend: object = None) -> list[Fact]:
+    """``[("Generation time", "2 min 16 s (simulated)")]`` for a known one, else ``[]``.
+
+    ``backend`` is the task's or row's: the simulator's figures are labelled "simulated"
+    (see :mod:`luma_nb._durations`).
+    """
+    if seconds_or_none(seconds) is None:
         return []
-    return [("Elapsed", esc(human_seconds(float(seconds))))]
+    return [("Generation time", esc(generation_text(seconds, backend)))]
 
 
 def rating_fact(rating: object) -> list[Fact]:
@@ -347,7 +362,9 @@ def task_card(
                 else f"The API reports state {state_word!r}; still waiting."
             )
     rows: list[Fact] = [("Task id", mono(task.id or "?"))]
-    rows += elapsed_fact(task_seconds(task, elapsed))
+    rows += generation_fact(task_generation_seconds(task), task.backend)
+    if elapsed is not None:  # the caller's own wait, on this machine's clock
+        rows.append(("Waited", esc(duration_text(elapsed))))
     if task.trace_id:
         rows.append(("Trace id", mono(task.trace_id)))
     if task.sent is not None:

@@ -10,7 +10,7 @@ import contextlib
 import sys
 from typing import Any
 
-__all__ = ["LiveSnapshot", "display_html", "html_object", "in_notebook"]
+__all__ = ["LiveSnapshot", "display_html", "html_object", "in_cell", "in_notebook"]
 
 
 def in_notebook() -> bool:
@@ -28,6 +28,29 @@ def in_notebook() -> bool:
     if not isinstance(kernel_shell, type) or not callable(get):
         return False
     return isinstance(get(), kernel_shell)
+
+
+def in_cell() -> bool:
+    """True in a notebook while a cell runs; False elsewhere, and in a widget's callback.
+
+    A button's ``on_click`` runs under a ``comm_msg``, not an ``execute_request``: what it
+    displays goes to an ``ipywidgets.Output`` (or the log console), and the Output widget's
+    front end drops ``update_display_data``. A line updated in place would freeze there
+    and the result meant to replace it would never show, so callers display anew instead.
+    """
+    if not in_notebook():
+        return False
+    import IPython
+
+    kernel = getattr(IPython.get_ipython(), "kernel", None)
+    get_parent = getattr(kernel, "get_parent", None)
+    try:
+        parent = get_parent() if callable(get_parent) else None
+    except Exception:  # an unexpected kernel: assume a cell, as before this check existed
+        return True
+    header = parent.get("header") if isinstance(parent, dict) else None
+    kind = header.get("msg_type") if isinstance(header, dict) else None
+    return kind != "comm_msg"
 
 
 def display_html(markup: str, *, display_id: bool = False) -> Any:
@@ -66,6 +89,17 @@ class LiveSnapshot:
     def bundle(self) -> dict[str, str]:
         """The snapshot's mime bundle (``text/html`` and ``text/plain``)."""
         return {"text/html": self._html(), "text/plain": self._text()}
+
+    def widget_bundle(self, widget: Any, **kwargs: Any) -> Any:
+        """``widget``'s mime bundle with the snapshot's text as its ``text/plain``.
+
+        For the owner's ``_repr_mimebundle_``: where widgets cannot render, the text says
+        what the widget shows rather than ``VBox(children=...)``.
+        """
+        bundle = widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = self._text()
+        return bundle
 
     def show(self, widget_bundle: dict[str, Any], widget_text: str) -> None:
         """Display the widget, then the snapshot (call it from ``_ipython_display_``)."""

@@ -21,6 +21,10 @@ __all__ = ["CSS", "RichView", "note", "picture", "player", "style"]
 # on translucent backgrounds) so the card reads well on light and dark themes alike. The
 # ".luma-nb-sep" separators are for readers without this sheet (a sanitised notebook, a
 # screen reader in text mode): with it, the badges' own boxes separate them.
+# JupyterLab's (and Voila's) output area makes every <dl> a block and floats its <dt>s at 20%
+# width, which beat the facts' grid (labels spilled over their values in a narrow card): the
+# doubled class outranks those rules. The label column takes up to 40% and never less than
+# its longest word.
 CSS = """
 .luma-nb-card{box-sizing:border-box;max-width:640px;margin:4px 0;padding:10px 12px;
 border:1px solid var(--jp-border-color2,rgba(128,128,128,.35));border-radius:8px;
@@ -38,14 +42,17 @@ background:rgba(139,148,158,.15)}
 .luma-nb-fail{color:#e5534b;background:rgba(229,83,75,.14)}
 .luma-nb-sim{color:#c69026;background:rgba(198,144,38,.16)}
 .luma-nb-player{display:block;width:100%;max-height:480px;background:#000;border-radius:6px}
-.luma-nb-meta{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:2px 12px;
-margin:8px 0 0}
-.luma-nb-meta dt{opacity:.7;overflow-wrap:normal}
-.luma-nb-meta dd{margin:0;overflow-wrap:anywhere}
+.luma-nb-meta.luma-nb-meta{display:grid;grid-template-columns:fit-content(40%) minmax(0,1fr);
+gap:2px 12px;margin:8px 0 0}
+.luma-nb-meta.luma-nb-meta>dt{opacity:.7;overflow-wrap:normal;float:none;width:auto;margin:0;
+padding:0}
+.luma-nb-meta.luma-nb-meta>dd{margin:0;overflow-wrap:anywhere}
 .luma-nb-mono{font-family:var(--jp-code-font-family,ui-monospace,Menlo,Consolas,monospace);
 font-size:12px}
 .luma-nb-prompt{white-space:pre-wrap;max-height:9em;overflow:auto}
 .luma-nb-muted{opacity:.7}
+.luma-nb-added{text-decoration:none;color:#2da44e;background:rgba(45,164,78,.14);border-radius:3px}
+.luma-nb-removed{opacity:.6}
 .luma-nb-status{margin:2px 0 0}
 .luma-nb-note,.luma-nb-error{margin-top:8px;padding:6px 8px;border-radius:4px;
 overflow-wrap:anywhere}

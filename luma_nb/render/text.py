@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 
-from luma_nb._html import clean_text, human_bytes, human_seconds
+from luma_nb._durations import duration_text, generation_text, task_generation_seconds
+from luma_nb._html import clean_text, human_bytes
 from luma_nb.models import Task, TaskState, Video
-from luma_nb.render.adapt import task_seconds, video_of_task
+from luma_nb.render.adapt import video_of_task
 from luma_nb.render.media import describe_error
 
 __all__ = [
@@ -135,7 +136,10 @@ def video_text(video: Video, label: str | None = None) -> str:
 
 
 def task_text(task: Task, label: str | None = None, elapsed: float | None = None) -> str:
-    """A task: state, ids, elapsed time, error; a completed one as its video."""
+    """A task: state, ids, generation time, error; a completed one as its video.
+
+    ``elapsed`` is a caller's own wait (real seconds), shown as "waited".
+    """
     video = video_of_task(task)
     if video is not None:
         return video_text(video, label)
@@ -146,8 +150,11 @@ def task_text(task: Task, label: str | None = None, elapsed: float | None = None
         error = task.error
         rows.append(("error", error.code if error else "unknown"))
         rows.append(("message", error.message if error else "no error message"))
-    seconds = task_seconds(task, elapsed)
-    rows.append(("elapsed", human_seconds(seconds) if seconds is not None else None))
+    seconds = task_generation_seconds(task)
+    if seconds is not None:
+        rows.append(("generation time", generation_text(seconds, task.backend)))
+    if elapsed is not None:  # the caller's own wait, on this machine's clock
+        rows.append(("waited", duration_text(elapsed)))
     rows.append(("trace id", task.trace_id))
     if task.sent is not None:
         rows.append(("prompt sent", task.sent.prompt))

@@ -86,7 +86,12 @@ Choices where the provider leaves the API open (the "Open questions" of ``docs/a
    the seven are 400 ``bad_request``; no prompt length limit; ``timeout`` in (0, 3600].
 7. An ``extend`` keeps its parent's aspect ratio; ``loop`` and keyframes apply to the new part.
 8. ``enhancement`` (default true) rewrites the echoed prompt deterministically (camera, light,
-   style) and the clip shows the rewritten text.
+   style). Clips are captioned with the prompt as *sent*, whatever the option, so a blind study
+   cannot be decoded from the text; the echoed prompt's words act on the picture instead: camera
+   words move the camera (push-in zooms, pan slides, orbit turns, aerial rises, static holds,
+   handheld shakes), light and style words grade the colours (golden hour warm, neon magenta
+   and cyan, overcast grey...). A prompt's own such words act the same way; the first word of
+   each kind wins.
 9. Rate limits are off unless configured; media URLs never expire. A sync request of a task
    that fails answers HTTP 500 with the failure body. Keyframes that cannot be fetched or
    decoded fail the submit with 400 ``bad_request`` naming the field and the URL, in one

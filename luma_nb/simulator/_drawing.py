@@ -12,7 +12,7 @@ import math
 import random
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["backdrop", "hsv", "orb", "printable", "stamp", "text_layer"]
 
 _WATERMARK = "simulated"
+# Out-of-focus lights strewn over each backdrop (see _scatter_lights).
+_LIGHTS = 24
 # Text goes through one shared FreeType face per size, which is not safe to use from two
 # threads at once; the simulator may render in several.
 _FONT_LOCK = threading.RLock()
@@ -37,10 +39,16 @@ _STAND_INS |= {"\u2212": "-", "\u00df": "ss", "\u00e6": "ae", "\u00c6": "AE", "\
 _STAND_INS |= {"\u00f8": "o", "\u00d8": "O", "\u0142": "l", "\u0141": "L", "\u00a0": " "}
 
 
-def backdrop(size: tuple[int, int], hue: float, rng: random.Random) -> PIL.Image.Image:
+def backdrop(
+    size: tuple[int, int],
+    hue: float,
+    rng: random.Random,
+    grade: Callable[[_RGB], _RGB] | None = None,
+) -> PIL.Image.Image:
     """Paint a soft gradient twice the clip's size; the frames pan across it.
 
-    It is computed on a coarse grid and upscaled bicubically: smooth colour for ~1 ms.
+    It is computed on a coarse grid and upscaled bicubically: smooth colour for ~1 ms. ``grade``
+    (a light or style cue's colour grade) maps each of the grid's colours.
     """
     from PIL import Image
 
@@ -60,14 +68,46 @@ def backdrop(size: tuple[int, int], hue: float, rng: random.Random) -> PIL.Image
                 weight = math.exp(-((x - bx) ** 2 + (y - by) ** 2) / radius**2)
                 colour = _lerp(colour, tint, 0.8 * weight)
             pixels.append(colour)
+    if grade is not None:
+        pixels = [grade(colour) for colour in pixels]
     coarse = Image.new("RGB", (grid_w, grid_h))
     coarse.putdata(pixels)
-    return coarse.resize((2 * width, 2 * height), Image.Resampling.BICUBIC)
+    painted = coarse.resize((2 * width, 2 * height), Image.Resampling.BICUBIC)
+    return _scatter_lights(painted, hue, rng, grade)
+
+
+def _scatter_lights(
+    image: PIL.Image.Image, hue: float, rng: random.Random, grade: Callable[[_RGB], _RGB] | None
+) -> PIL.Image.Image:
+    """Strew translucent discs with soft edges (out-of-focus lights) over the gradient.
+
+    A smooth gradient alone hardly changes when the camera zooms or turns; these give the
+    scene detail at every scale, so each camera move shows (and measures) as motion.
+    """
+    from PIL import Image, ImageDraw, ImageFilter
+
+    width, height = image.size
+    short = min(width, height)
+    discs = image.copy()
+    draw = ImageDraw.Draw(discs)
+    for index in range(_LIGHTS):
+        radius = short * rng.uniform(0.015, 0.07)
+        x, y = rng.uniform(0, width), rng.uniform(0, height)
+        bright = index % 3 != 0
+        colour = hsv(hue + rng.uniform(-0.15, 0.15), 0.35, 0.97) if bright else hsv(hue, 0.6, 0.15)
+        draw.ellipse(
+            (x - radius, y - radius, x + radius, y + radius),
+            fill=grade(colour) if grade else colour,
+        )
+    return Image.blend(image, discs, 0.5).filter(ImageFilter.GaussianBlur(short * 0.012))
 
 
 @functools.lru_cache(maxsize=8)
-def orb(radius: int, colour: _RGB) -> tuple[PIL.Image.Image, PIL.Image.Image]:
-    """A glowing dot: the colour and a mask of a blurred disc with a crisp core."""
+def orb(radius: int, colour: _RGB, soft: bool = False) -> tuple[PIL.Image.Image, PIL.Image.Image]:
+    """A glowing dot: the colour and a mask of a blurred disc with a crisp core.
+
+    ``soft`` (a soft-focus style) blurs it all, core included.
+    """
     from PIL import Image, ImageDraw, ImageFilter
 
     side = 4 * radius
@@ -76,7 +116,9 @@ def orb(radius: int, colour: _RGB) -> tuple[PIL.Image.Image, PIL.Image.Image]:
     ImageDraw.Draw(mask).ellipse(
         (centre - radius, centre - radius, centre + radius, centre + radius), fill=170
     )
-    mask = mask.filter(ImageFilter.GaussianBlur(radius / 2))
+    mask = mask.filter(ImageFilter.GaussianBlur(radius if soft else radius / 2))
+    if soft:
+        return Image.new("RGB", (side, side), colour), mask
     core = 0.55 * radius
     ImageDraw.Draw(mask).ellipse((centre - core, centre - core, centre + core, centre + core), 255)
     return Image.new("RGB", (side, side), colour), mask

@@ -2,7 +2,10 @@
 
 What the real option changes is not documented (docs/api.md, open question 8). The simulator
 makes its effect visible: the echoed ``prompt`` gains a camera move, a light and a style, chosen
-by a hash of the prompt, so the same prompt is always enhanced the same way.
+by a hash of the prompt, so the same prompt is always enhanced the same way. The clip is
+captioned with the prompt as sent whatever the option, and the added words act on the picture
+instead (:mod:`._cues`): every phrase below names a camera move, a light or a style that the
+renderer shows.
 """
 
 from __future__ import annotations

@@ -7,20 +7,27 @@ optional ``render`` extra, so they are imported inside functions only: without t
 A clip is a chain of *segments*: the root, then one segment per ``extend``. Every segment runs
 a time ``t`` from 0 to 1, and each of its frames is composed of
 
-- the *base*: an animated gradient cross-faded with the segment's keyframes (the start and end
-  images; for an extend, the parent's last frame; for a looping extend, the clip's first frame);
-- the *overlay*: a glowing orb in motion and the wrapped prompt on a translucent panel, faded
-  out wherever a keyframe must show unaltered;
+- the *base*: a gradient strewn with soft lights, seen through a moving camera, cross-faded
+  with the segment's keyframes (the start and end images; for an extend, the parent's last
+  frame; for a looping extend, the clip's first frame);
+- the *overlay*: a glowing orb in motion, letterbox bars for a widescreen style, and the caption
+  (the wrapped ``text``) on a translucent panel, faded out wherever a keyframe must show
+  unaltered;
 - a tiny "simulated" watermark, stamped on every frame as it is encoded.
 
+The caption is ``text``, the prompt as *sent*; the camera, light and style words of ``cues``
+(the echoed prompt, rewritten by ``enhancement``) direct the picture instead (:mod:`._cues`,
+:mod:`._camera`, :mod:`._grade`), so that two clips of one prompt with enhancement on and off
+differ in motion and colour but not in their text.
+
 Frames are deterministic: the same :class:`ClipSpec` always gives the same frames. The drawing
-helpers live in :mod:`._drawing`, the encoder in :mod:`._encode`.
+helpers live in :mod:`._drawing`, the encoder in :mod:`._encode`, keyframe decoding in
+:mod:`._keyframe_pixels`.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import math
 import random
 from collections.abc import Iterator
@@ -28,8 +35,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from ._camera import CameraPath, View, camera_path
+from ._cues import read_cues
 from ._drawing import backdrop, hsv, orb, text_layer
 from ._encode import FPS, encode
+from ._grade import grader
+from ._keyframe_pixels import load_image, sniff_image
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -64,6 +75,10 @@ _MIN_SIDE, _MAX_SIDE = 16, 4096
 # overlay fades in or out next to a keyframe.
 _DISSOLVE = 0.6
 _FADE = 0.25
+# Letterbox bars (a widescreen style): each this share of the height.
+_BARS = 0.11
+# The soft-focus style blurs the backdrop by this share of the short side.
+_SOFT = 0.05
 
 _ASSETS_PACKAGE = "luma_nb.simulator"
 
@@ -71,6 +86,10 @@ _ASSETS_PACKAGE = "luma_nb.simulator"
 @dataclass(frozen=True)
 class ClipSpec:
     """What to render: one segment, plus its parent's spec for an extend.
+
+    ``text`` is the caption drawn on the frames (the prompt as sent). ``cues`` is the text whose
+    camera, light and style words direct the picture (:func:`._cues.read_cues`: the echoed
+    prompt); ``None`` reads them from ``text``.
 
     ``size`` (``(width, height)``, even sides within 16..4096) forces the pixel size of the
     clip rendered from this spec (as the root of an extend chain's specs, it is ignored);
@@ -89,6 +108,7 @@ class ClipSpec:
     loop: bool = False
     parent: ClipSpec | None = None
     size: tuple[int, int] | None = None
+    cues: str | None = None
 
     def __post_init__(self) -> None:
         clip_size(self.aspect_ratio)
@@ -192,12 +212,18 @@ def render_clip(spec: ClipSpec) -> RenderedClip:
     chain = _chain(spec)
     if not can_render():
         for segment in chain:
-            _sniff_image(segment.start_image, "start_image")
-            _sniff_image(segment.end_image, "end_image")
+            sniff_image(segment.start_image, "start_image")
+            sniff_image(segment.end_image, "end_image")
         return fallback_clip()
     size = spec.size or clip_size(chain[0].aspect_ratio)
     # Decode every keyframe before encoding anything, so bad bytes fail fast.
-    keyframes = [_segment_keyframes(segment, size) for segment in chain]
+    keyframes = [
+        (
+            load_image(segment.start_image, size, "start_image"),
+            load_image(segment.end_image, size, "end_image"),
+        )
+        for segment in chain
+    ]
     mp4, jpeg, count = encode(_clip_frames(chain, keyframes, size), size)
     return RenderedClip(
         mp4=mp4,
@@ -247,6 +273,8 @@ class _Plan:
     phase: float
     orb: tuple[PIL.Image.Image, PIL.Image.Image]
     text: tuple[PIL.Image.Image, PIL.Image.Image] | None
+    camera: CameraPath
+    bars: int
 
 
 def _chain(spec: ClipSpec) -> list[ClipSpec]:
@@ -298,19 +326,34 @@ def _plan(
     *,
     mirrored: bool,
 ) -> _Plan:
+    from PIL import ImageFilter
+
+    cues = read_cues(spec.text if spec.cues is None else spec.cues)
+    grade = grader(cues.light, cues.style)
     rng = random.Random(spec.seed)
     hue = rng.random()
+    scenery = backdrop(size, hue, rng, grade)
+    if cues.style == "soft":
+        scenery = scenery.filter(ImageFilter.GaussianBlur(_SOFT * min(size)))
+    orb_colour = hsv(hue + 0.5, 0.2, 1.0)
     return _Plan(
         size=size,
-        backdrop=backdrop(size, hue, rng),
+        backdrop=scenery,
         start=start,
         end=end,
         mirrored=mirrored,
         # A loop with no end keyframe must come back to its first frame: whole cycles only.
         cycles=1.0 if mirrored else 0.7,
         phase=rng.uniform(0, 2 * math.pi),
-        orb=orb(max(4, round(min(size) * 0.065)), hsv(hue + 0.5, 0.2, 1.0)),
+        orb=orb(
+            max(4, round(min(size) * 0.065)),
+            grade(orb_colour) if grade else orb_colour,
+            soft=cues.style == "soft",
+        ),
         text=text_layer(spec.text, size),
+        # Its own generator: the camera's draws leave the backdrop's and the drift's alone.
+        camera=camera_path(cues.camera, size, random.Random(f"{spec.seed}:camera")),
+        bars=round(_BARS * size[1]) if cues.style == "letterbox" else 0,
     )
 
 
@@ -321,12 +364,15 @@ def _compose(plan: _Plan, t: float) -> PIL.Image.Image:
     # A mirrored (looping) segment visits its keyframes forth and back: 0 -> 1 -> 0.
     u = 1 - abs(2 * t - 1) if plan.mirrored else t
     theta = 2 * math.pi * plan.cycles * t + plan.phase
-    base = _keyframe_mix(plan, _backdrop_view(plan, theta), u)
+    base = _keyframe_mix(plan, _backdrop_view(plan, plan.camera.view(u, theta)), u)
     strength = _overlay_strength(plan, u)
     if strength <= 0:
         return base
     frame = base.copy()
     width, height = plan.size
+    if plan.bars:
+        frame.paste((0, 0, 0), (0, 0, width, plan.bars))
+        frame.paste((0, 0, 0), (0, height - plan.bars, width, height))
     orb_rgb, orb_mask = plan.orb
     # An orbit near the edges, around the text panel; periodic in theta, so loops close.
     x = width / 2 + 0.43 * width * math.cos(theta) - orb_rgb.width / 2
@@ -376,67 +422,34 @@ def _smooth(x: float) -> float:
 # --- small helpers ------------------------------------------------------------------------
 
 
-def _backdrop_view(plan: _Plan, theta: float) -> PIL.Image.Image:
-    """Crop the backdrop along a circle: a camera drift that is periodic in theta."""
+def _backdrop_view(plan: _Plan, view: View) -> PIL.Image.Image:
+    """The camera's window on the backdrop: a crop, or a zoomed or turned resample of it."""
+    from PIL import Image
+
     width, height = plan.size
-    left = round(width / 2 * (1 + math.cos(theta)))
-    top = round(height / 2 * (1 + math.sin(theta)))
-    return plan.backdrop.crop((left, top, left + width, top + height))
+    if view.zoom == 1 and view.degrees == 0:
+        left, top = round(view.x - width / 2), round(view.y - height / 2)
+        return plan.backdrop.crop((left, top, left + width, top + height))
+    # Output pixel (x, y) samples the backdrop at centre + R(turn) @ (x - w/2, y - h/2) / zoom.
+    # Nearest neighbour: the backdrop is a smooth gradient at twice the clip's resolution,
+    # where bilinear would cost ~15x as much for no visible gain.
+    turn = math.radians(view.degrees)
+    cos, sin = math.cos(turn) / view.zoom, math.sin(turn) / view.zoom
+    matrix = (
+        cos,
+        -sin,
+        view.x - cos * width / 2 + sin * height / 2,
+        sin,
+        cos,
+        view.y - sin * width / 2 - cos * height / 2,
+    )
+    return plan.backdrop.transform(
+        plan.size, Image.Transform.AFFINE, matrix, resample=Image.Resampling.NEAREST
+    )
 
 
 def _even(value: float) -> int:
     return max(2, 2 * round(value / 2))
-
-
-# --- keyframe images --------------------------------------------------------------------------
-
-
-def _segment_keyframes(
-    spec: ClipSpec, size: tuple[int, int]
-) -> tuple[PIL.Image.Image | None, PIL.Image.Image | None]:
-    return (
-        _load_image(spec.start_image, size, "start_image"),
-        _load_image(spec.end_image, size, "end_image"),
-    )
-
-
-def _load_image(data: bytes | None, size: tuple[int, int], name: str) -> PIL.Image.Image | None:
-    """Decode an image and cover-fit it to the clip's size (centre crop, like a video would)."""
-    from PIL import Image, ImageOps
-
-    if data is None:
-        return None
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            # JPEG only: decode at a reduced scale that still covers the frame; much faster.
-            image.draft("RGB", (max(size), max(size)))
-            upright = ImageOps.exif_transpose(image)
-            flat = _flatten(upright)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{name}: not a decodable image ({len(data)} bytes): {exc}") from exc
-    return ImageOps.fit(flat, size, Image.Resampling.BICUBIC)
-
-
-def _flatten(image: PIL.Image.Image) -> PIL.Image.Image:
-    """RGB, with any transparency composed over black (as a player shows it)."""
-    from PIL import Image
-
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        flat = Image.new("RGB", image.size, (0, 0, 0))
-        flat.paste(rgba, (0, 0), rgba)
-        return flat
-    return image.convert("RGB")
-
-
-def _sniff_image(data: bytes | None, name: str) -> None:
-    """Without Pillow, reject at least bytes that no common image format starts with."""
-    if data is None:
-        return
-    signatures = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")
-    is_webp = data[:4] == b"RIFF" and data[8:12] == b"WEBP"
-    if not (data.startswith(signatures) or is_webp):
-        raise ValueError(f"{name}: not a JPEG, PNG, GIF, WebP or BMP image ({len(data)} bytes)")
 
 
 # --- the bundled clip (its spec needs the helpers above) --------------------------------------

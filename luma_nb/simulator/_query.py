@@ -134,6 +134,7 @@ class QueryPart:
         parent = self._task(task.parent_task_id) if task.parent_task_id else None
         return ClipSpec(
             text=task.clip_text,
+            cues=task.clip_cues,
             aspect_ratio=task.aspect_ratio,
             seconds=SEGMENT_SECONDS,
             seed=task.seed,

@@ -157,7 +157,10 @@ class SubmitPart(QueryPart):
                 request=request.raw,
                 action=request.action,
                 prompt=echo,
-                clip_text=echo or (parent.clip_text if parent else ""),
+                # The clip is captioned with the prompt as sent (a blind study's arms then read
+                # alike); the echoed prompt's words direct its camera and colour instead.
+                clip_text=request.prompt or (parent.clip_text if parent else ""),
+                clip_cues=echo or (parent.clip_cues if parent else ""),
                 aspect_ratio=aspect,
                 loop=request.loop,
                 width=width,

@@ -120,8 +120,10 @@ def plan(
 class Task:
     """One generation, immutable once created.
 
-    ``prompt`` is the echoed prompt (rewritten when ``enhancement`` is on); ``clip_text`` is what
-    the clip shows.
+    ``prompt`` is the echoed prompt (rewritten when ``enhancement`` is on). ``clip_text`` is
+    the caption the clip shows: the prompt as sent. ``clip_cues`` is the text whose camera, light
+    and style words direct the clip: the echoed prompt. (An extend with no prompt keeps its
+    parent's.)
     """
 
     number: int
@@ -133,6 +135,7 @@ class Task:
     action: str
     prompt: str
     clip_text: str
+    clip_cues: str
     aspect_ratio: str
     loop: bool
     width: int

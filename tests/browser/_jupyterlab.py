@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +24,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ._servers import free_port, private_environment, stop_tree, wait_http
 
 # Lab settings that make runs deterministic: every cell stays in the DOM (no virtual
 # scrolling), and no "would you like news?" toast covers the screenshots.
@@ -37,50 +36,6 @@ _USER_SETTINGS: dict[str, dict[str, Any]] = {
         "checkForUpdates": False,
     },
 }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _proc_stat(pid: int) -> tuple[int, str, int] | None:
-    """(ppid, state, start time) of a live process from /proc, or None when it is gone."""
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name is in parentheses and may itself contain spaces or parentheses.
-    rest = raw[raw.rindex(")") + 2 :].split()
-    return int(rest[1]), rest[0], int(rest[19])
-
-
-def _descendants(root: int) -> dict[int, int]:
-    """Every live descendant of ``root``: pid -> start time (to detect pid reuse later)."""
-    children: dict[int, list[int]] = {}
-    starts: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        stat = _proc_stat(int(entry.name))
-        if stat is None:
-            continue
-        children.setdefault(stat[0], []).append(int(entry.name))
-        starts[int(entry.name)] = stat[2]
-    found: dict[int, int] = {}
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found[child] = starts[child]
-                todo.append(child)
-    return found
-
-
-def _alive(pid: int, start: int) -> bool:
-    stat = _proc_stat(pid)
-    return stat is not None and stat[2] == start and stat[1] not in ("Z", "X")
 
 
 @dataclass
@@ -103,25 +58,7 @@ class JupyterLab:
     # ------------------------------------------------------------------ lifecycle
 
     def _environment(self) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in ("ACEDATACLOUD_API_TOKEN", "ACEDATACLOUD_API_BASE_URL")
-            and not key.startswith(("JUPYTER_", "JPY_"))
-        }
-        bindir = str(Path(sys.executable).parent)
-        env.update(
-            PATH=bindir + os.pathsep + env.get("PATH", ""),
-            LUMA_NB_BACKEND="simulator",
-            LUMA_NB_CACHE_DIR=str(self.cache_dir),
-            JUPYTER_CONFIG_DIR=str(self.home / "config"),
-            JUPYTER_DATA_DIR=str(self.home / "data"),
-            JUPYTER_RUNTIME_DIR=str(self.home / "runtime"),
-            IPYTHONDIR=str(self.home / "ipython"),
-            JUPYTER_PLATFORM_DIRS="1",
-            PYTHONUNBUFFERED="1",
-        )
-        return env
+        return private_environment(self.home, self.cache_dir)
 
     def _write_settings(self) -> None:
         settings = self.home / "config" / "lab" / "user-settings"
@@ -175,23 +112,14 @@ class JupyterLab:
 
     def _wait_ready(self, timeout: float) -> bool:
         assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return False
-            status = f"{self.url}/api/status"
-            with (
-                contextlib.suppress(OSError, urllib.error.URLError),
-                urllib.request.urlopen(status, timeout=2) as response,
-            ):
-                if response.status == 200:
-                    return True
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(
-            f"JupyterLab did not answer /api/status in {timeout:.0f} s; its log:\n"
-            + self.log_tail()
-        )
+        ready = wait_http(self.process, f"{self.url}/api/status", timeout)
+        if ready is None:
+            self.stop()
+            raise RuntimeError(
+                f"JupyterLab did not answer /api/status in {timeout:.0f} s; its log:\n"
+                + self.log_tail()
+            )
+        return ready
 
     def log_tail(self, lines: int = 60) -> str:
         with contextlib.suppress(OSError):
@@ -218,30 +146,12 @@ class JupyterLab:
             return
         if process.poll() is None:
             self.shutdown_kernels()
-        children = _descendants(process.pid)
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-        # The kernels live in sessions of their own; kill, by pid, what is still there.
-        for pid, start in children.items():
-            if _alive(pid, start):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_alive(p, s) for p, s in children.items()):
-            time.sleep(0.05)
-        if self._log is not None:
-            self._log.close()
-        self.process = None
-        assert process.returncode is not None, "JupyterLab is still running"
-        survivors = [pid for pid, start in children.items() if _alive(pid, start)]
-        assert not survivors, f"processes started by JupyterLab survived: {survivors}"
+        try:
+            stop_tree(process, "JupyterLab", timeout)
+        finally:
+            if self._log is not None:
+                self._log.close()
+            self.process = None
 
 
 def copy_notebooks(source: Path, target: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Fixtures for the browser tests: JupyterLab in a subprocess, Debian chromium via Playwright.
+"""Fixtures for the browser tests: JupyterLab or Voila in a subprocess, Debian chromium via
+Playwright.
 
 What these tests need beyond the ``test`` extra: the Python package ``playwright`` and a
 chromium binary (Debian's ``/usr/bin/chromium``; ``LUMA_NB_CHROMIUM`` points elsewhere).
@@ -10,7 +11,8 @@ Without them the tests skip and say exactly what is missing; with ``LUMA_NB_REQU
 
 The page blocks every request that does not go to the loopback server, and records page
 errors and console errors; screenshots land in ``artifacts/browser/`` (a failing test leaves
-``<test name>-failure.png`` there, and the server's log is ``jupyterlab.log``).
+``<test name>-failure.png`` there, and the servers' logs are ``jupyterlab.log`` and
+``voila.log``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import importlib.util
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,11 +31,13 @@ import pytest
 from _simtools import CHROMIUM, CHROMIUM_ARGS
 
 from ._jupyterlab import JupyterLab, copy_notebooks
+from ._voila import Voila
 
 if TYPE_CHECKING:
     from ._lab_page import LabPage
 
-ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 ARTIFACTS = ROOT / "artifacts" / "browser"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -41,13 +46,18 @@ INSTALL_HINT = "run scripts/install-browser.sh"
 # The console error that is expected: an outside request that only_loopback aborted.
 _EXPECTED_CONSOLE = re.compile(r"net::ERR_BLOCKED_BY_CLIENT")
 
+# The kernel of a Voila page (Voila writes its id into the page's configuration).
+_VOILA_KERNEL = """
+() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId
+"""
+
 _REPORT = pytest.StashKey[pytest.TestReport]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "browser: drives JupyterLab in a real browser (Debian chromium + Playwright); "
+        "browser: drives JupyterLab or Voila in a real browser (Debian chromium + Playwright); "
         "deselect with -m 'not browser'",
     )
 
@@ -132,17 +142,18 @@ def browser(browser_requirements: None) -> Iterator[Any]:
             browser.close()
 
 
-@pytest.fixture
-def lab_page(
-    request: pytest.FixtureRequest, jupyter_lab: JupyterLab, browser: Any, artifacts: Path
+@contextlib.contextmanager
+def _watched_page(
+    request: pytest.FixtureRequest, browser: Any, artifacts: Path, base_url: str
 ) -> Iterator[LabPage]:
-    """A fresh browser context on the test JupyterLab; only loopback requests get through."""
+    """A fresh browser context on ``base_url``; only loopback requests get through, and
+    page errors, console errors and blocked requests are recorded on the page object."""
     from ._lab_page import LabPage
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
     context.set_default_timeout(30_000)
     page = context.new_page()
-    lab_page = LabPage(page=page, base_url=jupyter_lab.url)
+    lab_page = LabPage(page=page, base_url=base_url)
 
     def only_loopback(route: Any) -> None:
         if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
@@ -166,5 +177,56 @@ def lab_page(
             with contextlib.suppress(Exception):  # a crashed page must not hide the failure
                 page.screenshot(path=str(artifacts / f"{request.node.name}-failure.png"))
         context.close()
+
+
+@pytest.fixture
+def lab_page(
+    request: pytest.FixtureRequest, jupyter_lab: JupyterLab, browser: Any, artifacts: Path
+) -> Iterator[LabPage]:
+    """A fresh browser context on the test JupyterLab; only loopback requests get through."""
+    try:
+        with _watched_page(request, browser, artifacts, jupyter_lab.url) as lab_page:
+            yield lab_page
+    finally:
         # Free the two cores for the next test: the notebook's kernel is no longer needed.
         jupyter_lab.shutdown_kernels()
+
+
+@pytest.fixture(scope="package")
+def voila(
+    browser_requirements: None, artifacts: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Voila]:
+    """Voila on a free loopback port, serving a scratch copy of ``notebooks/`` and of the
+    notebooks written for it in this folder (``voila_*.ipynb``)."""
+    if importlib.util.find_spec("voila") is None:
+        _skip_or_fail("Voila is not installed (pip install -e '.[test]')")
+    base = tmp_path_factory.mktemp("voila")
+    root = copy_notebooks(NOTEBOOKS, base / "notebooks")
+    for notebook in HERE.glob("voila_*.ipynb"):
+        shutil.copy(notebook, root / notebook.name)
+    log_path = artifacts / "voila.log"
+    log_path.unlink(missing_ok=True)
+    server = Voila(root_dir=root, home=base / "home", log_path=log_path, cache_dir=base / "cache")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def voila_page(
+    request: pytest.FixtureRequest, voila: Voila, browser: Any, artifacts: Path
+) -> Iterator[LabPage]:
+    """A fresh browser context on the test Voila; only loopback requests get through."""
+    kernel_id = None
+    try:
+        with _watched_page(request, browser, artifacts, voila.url) as page:
+            yield page
+            with contextlib.suppress(Exception):  # no page, no kernel: stop() ends the rest
+                kernel_id = page.page.evaluate(_VOILA_KERNEL)
+    finally:
+        # Free the two cores for the next test. (Voila's own beacon on unload does not
+        # reliably get out of a closing browser context.)
+        if kernel_id:
+            voila.shutdown_kernel(kernel_id)

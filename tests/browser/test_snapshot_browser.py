@@ -58,8 +58,8 @@ _OPENED = """
 """
 
 # Opening an untrusted copy, JupyterLab's own output area now and then throws this while it
-# swaps the missing widget's placeholder (about 1 run in 6, every frame in its core bundle;
-# luma_nb ships no JavaScript). Any other page error still fails the test.
+# swaps the missing widget's placeholder (about 1 run in 6; every frame of it is in
+# JupyterLab's core bundle, none in luma_nb's panel module). Any other page error still fails.
 _UPSTREAM_RACE = re.compile(
     r"^Failed to execute 'removeChild' on 'Node'[^\n]*\n(?:NotFoundError[^\n]*)?"
     r"(?:\s*at http://127\.0\.0\.1:\d+/static/lab/jlab_core\.[0-9a-f]+\.js\S*)+\s*$"
