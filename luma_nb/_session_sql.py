@@ -73,10 +73,30 @@ WHOLE: dict[str, tuple[int, int]] = {
     "metric_cuts": (0, 2**31),
 }
 BOOL: tuple[str, ...] = ("loop", "enhancement")
-_LAST = (*TEXT, *NUMBER, *WHOLE, *BOOL)
+# Keys only a "submitting" line holds (one per iteration: begin claims its id), and the keys
+# a measurement holds (each "metrics" line holds them all: a new one replaces the last whole):
+# each set is read back from the last such line, one aggregate instead of one per key — the
+# fold's memory is mostly its aggregates, ~75 bytes each per iteration even when empty.
+_BEGIN = (
+    *(column for _, column in REQUEST_COLUMNS),
+    "backend",
+    "parent",
+    "experiment",
+    "arm",
+    "toolkit_version",
+)
+_MEASURED = tuple(column for column in METRIC_COLUMNS if column not in ("width", "height"))
+_LAST = tuple(key for key in (*TEXT, *NUMBER, *WHOLE, *BOOL) if key not in (*_BEGIN, *_MEASURED))
 # Every key a plain line may hold; any other key makes the line odd.
-_KEYS = ("v", "event", "t", "session", "iteration", "state", "tags", "status_code", *_LAST)
+_KEYS = (
+    "v", "event", "t", "session", "iteration", "state", "tags", "status_code",
+    *_LAST, *_BEGIN, *_MEASURED,
+)  # fmt: skip
 _STRUCT = "{" + ",".join(f'"{key}":"JSON"' for key in _KEYS) + "}"
+_WHOLE_MEASUREMENT = " AND ".join(
+    f"m[{METRIC_COLUMNS.index(key) + 1}] IS NOT NULL" for key in _MEASURED
+)
+_BEGIN_STRUCT = "{" + ",".join(f'"{key}":"JSON"' for key in ("t", "v", "tags", *_BEGIN)) + "}"
 _LIMIT = 2**53
 
 
@@ -132,6 +152,9 @@ def _plain(line: str) -> str:
         AND (s.state IS NULL OR (s.event IN {_STATE_SETTING} AND starts_with(s.state, '"')))
         AND (s.event <> '"submit_failed"' OR s.state IN {_TERMINAL})
         AND (s.event <> '"submitting"' OR s.v IS NOT NULL)
+        AND (s.event = '"submitting"' OR ({" AND ".join(f's."{k}" IS NULL' for k in _BEGIN)}))
+        AND CASE WHEN s.event = '"metrics"' THEN {_WHOLE_MEASUREMENT}
+                 ELSE {" AND ".join(f's."{k}" IS NULL' for k in _MEASURED)} END
         AND (s.tags IS NULL OR (s.event IN {_kinds("submitting", "tag")}
                                 AND regexp_full_match(s.tags, '{_TEXT_LIST}')))
     )"""
@@ -217,29 +240,42 @@ def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -
         {last},
         coalesce(arg_max(s.session, o), arg_min(s.session, ord)) AS session,
         arg_min(s.t, ord) AS t_first,
-        arg_max(s.t, CASE WHEN kind = '"submitting"' THEN ord END) AS t_sub_begin,
-        arg_max(s.v, CASE WHEN kind = '"submitting"' THEN ord END) AS v,
+        arg_max(j, CASE WHEN kind = '"submitting"' THEN ord END) AS begin_line,
+        max(CASE WHEN kind = '"submitting"' THEN ord END) AS begin_ord,
+        count(*) FILTER (WHERE kind = '"submitting"') AS begins,
+        arg_max(j, CASE WHEN kind = '"metrics"' THEN ord END) AS metrics_line,
+        min(CASE WHEN kind = '"tag"' THEN ord END) AS first_tag_ord,
         arg_min(s.t, CASE WHEN kind = '"submitted"' THEN ord END) AS t_sub,
         arg_max(s.state, CASE WHEN term THEN ord END) AS term_state,
         arg_min(s.t, CASE WHEN term THEN ord END) AS t_end,
         min(CASE WHEN term THEN ord END) AS term_ord,
         arg_max(s.state, CASE WHEN kind IN {_TASK} AND NOT term THEN ord END) AS live_state,
         max(CASE WHEN kind IN {_TASK} AND NOT term THEN ord END) AS live_ord,
-        bool_or(kind = '"submitting"') AS begun,
         bool_or(term AND s.state = '"outcome_unknown"') AS reopened,
-        list({{'o': ord, 't': s.tags}}) FILTER (WHERE s.tags IS NOT NULL) AS tag_lists
+        list({{'o': ord, 't': s.tags}}) FILTER (WHERE kind = '"tag"') AS tag_lists
     FROM events
     GROUP BY f, it
+), unpacked AS (
+    SELECT * EXCLUDE (begin_line, metrics_line),
+        from_json(begin_line, '{_BEGIN_STRUCT}') AS b,
+        json_extract(metrics_line, {_PATHS}) AS mm
+    FROM folded
 ), steps AS (
-    SELECT * EXCLUDE (t_sub_begin, term_state, live_state),
+    SELECT * EXCLUDE (term_state, live_state, b, mm),
+        {", ".join(f'b."{k}" AS "{k}"' for k in _BEGIN)},
+        {", ".join(f'mm[{METRIC_COLUMNS.index(k) + 1}] AS "{k}"' for k in _MEASURED)},
+        b.v AS v,
         CASE WHEN {irregular} THEN NULL
              ELSE coalesce(term_state, live_state,
-                           CASE WHEN begun THEN '"submitting"' END) END AS state,
-        coalesce(t_sub_begin, t_first) AS t_begin,
-        {irregular} AS irregular,
-        flatten(list_transform(list_sort(tag_lists),
-                               lambda x: from_json(x.t, '["VARCHAR"]'))) AS tag_list
-    FROM folded
+                           CASE WHEN begins > 0 THEN '"submitting"' END) END AS state,
+        coalesce(b.t, t_first) AS t_begin,
+        {irregular} OR begins > 1 OR coalesce(first_tag_ord < begin_ord, false) AS irregular,
+        list_concat(
+            coalesce(from_json(b.tags, '["VARCHAR"]'), []),
+            coalesce(flatten(list_transform(list_sort(tag_lists),
+                                            lambda x: from_json(x.t, '["VARCHAR"]'))), [])
+        ) AS tag_list
+    FROM unpacked
 ), typed AS (
     SELECT f, first_ord, last_ord, odd, irregular, lines, torn, bytes, n_odd,
         {", ".join(out)},
