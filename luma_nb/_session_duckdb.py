@@ -39,22 +39,16 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from luma_nb._session_errors import SessionLogWarning
-from luma_nb._session_fold import (
-    CHUNK_BYTES,
-    Fold,
-    dropped_message,
-    frame,
-    import_pandas,
-    parse_lines,
-    unreadable_message,
-)
+from luma_nb._session_blocks import judge_lines
+from luma_nb._session_errors import SessionLogWarning, dropped_message, unreadable_message
+from luma_nb._session_fold import Fold, frame, import_pandas, parse_lines
 from luma_nb._session_rows import arrow_frame, arrow_values
 from luma_nb._session_sql import fold_sql, lines_sql
 from luma_nb.errors import ConfigError
 
 __all__ = [
     "DEFAULT_BATCH_BYTES",
+    "SPLIT_BYTES",
     "Batch",
     "PythonFold",
     "batches",
@@ -62,6 +56,7 @@ __all__ = [
     "fold_batch",
     "fold_frame",
     "import_duckdb",
+    "use_duckdb",
 ]
 
 #: Folds one session file the Python way: its row tuples, its warnings given.
@@ -117,6 +112,26 @@ def connection(
     finally:
         if own:
             shutil.rmtree(spill, ignore_errors=True)
+
+
+def use_duckdb(files: Sequence[Path], engine: str, threshold: int) -> bool:
+    """Whether ``engine`` (``"duckdb"`` or ``"auto"``) means DuckDB for ``files``: asked for,
+    or installed and the files add up to ``threshold`` bytes (a ConfigError names the extra
+    when ``"duckdb"`` is asked for and not installed)."""
+    if engine == "duckdb":
+        import_duckdb()
+        return True
+    size = 0
+    for file in files:
+        try:
+            size += file.stat().st_size
+        except OSError:
+            continue
+        if size >= threshold:
+            import importlib.util
+
+            return all(importlib.util.find_spec(name) for name in ("duckdb", "pyarrow"))
+    return False
 
 
 def fold_frame(
@@ -445,7 +460,7 @@ class _FileCheck:
         if self.torn_ords:
             # Lines DuckDB could not parse: found, measured and judged as Python would.
             torn = {self.line(o) for o in self.torn_ords}
-            judged = _judge_lines(self.fd, self.size, torn)
+            judged = judge_lines(self.fd, self.size, torn)
             if judged is None or judged[0] != self.records or len(judged[1]) != len(torn):
                 self.mode = "python"
                 return
@@ -511,80 +526,3 @@ def _iteration(event: dict[str, Any]) -> str | None:
 def _warn(message: str) -> None:
     # Points at the caller of load_sessions (_warn, the file, the batch, fold_frame, the API).
     warnings.warn(message, SessionLogWarning, stacklevel=6)
-
-
-# ----------------------------------------------------------------------------- torn lines
-
-
-def _judge_lines(fd: int, size: int, wanted: set[int]) -> tuple[int, dict[int, int]] | None:
-    """Parse the blocks holding the lines ``wanted`` exactly as the Python fold would.
-
-    Returns the file's count of lines and the length of each wanted line, or None when one
-    of them is not unreadable to Python's parser in its block.
-    """
-    lengths: dict[int, int] = {}
-    physical = 0
-    for first, block, is_tail in _blocks(fd, size):
-        count = 1 if is_tail else block.count(b"\n")
-        physical += count
-        inside = [line for line in wanted if first <= line < first + count]
-        if not inside:
-            continue
-        _, bad = parse_lines(block, first)
-        if not set(inside) <= set(bad):
-            return None
-        parts = block.split(b"\n")
-        for line in inside:
-            lengths[line] = len(parts[line - first])
-    return physical, lengths
-
-
-def _blocks(fd: int, size: int) -> Iterator[tuple[int, bytes, bool]]:
-    """The blocks of whole lines Python's reader parses one at a time (``_parse_blocks``
-    of :func:`~luma_nb._session_file.read_events`), then the unterminated tail, streamed."""
-    end = _last_newline(fd, size) + 1
-    buffer = b""
-    base = 0  # file offset of buffer[0]
-    start, line = 0, 1
-
-    def reach(offset: int) -> None:
-        nonlocal buffer
-        want = min(offset, size)
-        if base + len(buffer) < want:
-            buffer += os.pread(fd, max(want - base - len(buffer), 1 << 23), base + len(buffer))
-
-    while start < end:
-        reach(start + CHUNK_BYTES)
-        limit = min(end, start + CHUNK_BYTES)
-        stop = buffer.rfind(b"\n", start - base, limit - base) + 1
-        stop = stop + base if stop else 0
-        if stop <= start:  # one line longer than a block: take it whole
-            found = -1
-            while found < 0 and base + len(buffer) < end:
-                reach(base + len(buffer) + (1 << 23))
-                found = buffer.find(b"\n", start + CHUNK_BYTES - base, end - base)
-            if found < 0:
-                found = buffer.find(b"\n", start + CHUNK_BYTES - base, end - base)
-            stop = found + base + 1 if found >= 0 else end
-        block = buffer[start - base : stop - base]
-        yield line, block, False
-        line += block.count(b"\n")
-        start = stop
-        buffer, base = buffer[start - base :], start
-    if size > end:
-        tail = os.pread(fd, size - end, end)
-        if tail.strip():
-            yield line, tail, True
-
-
-def _last_newline(fd: int, size: int) -> int:
-    """The offset of the file's last newline, or -1."""
-    position = size
-    while position > 0:
-        step = min(position, 1 << 16)
-        chunk = os.pread(fd, step, position - step)
-        found = chunk.rfind(b"\n")
-        if found >= 0:
-            return position - step + found
-        position -= step
-    return -1

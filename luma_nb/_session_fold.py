@@ -58,7 +58,6 @@ __all__ = [
     "check_iteration_id",
     "check_label",
     "check_tags",
-    "dropped_message",
     "encode_event",
     "error_payload",
     "frame",
@@ -70,7 +69,6 @@ __all__ = [
     "request_payload",
     "session_files",
     "task_payload",
-    "unreadable_message",
     "usable_task_id",
 ]
 
@@ -469,29 +467,6 @@ def _report(
         dropped.append(
             (row["iteration"], "t" if key.startswith("_t_") else key, _SHORT.repr(value))
         )
-
-
-# ----------------------------------------------------------------------------- warnings
-
-
-def unreadable_message(path: object, lines: list[int]) -> str:
-    """The warning for unreadable lines of a session file (every engine gives this one)."""
-    shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
-    return (
-        f"luma_nb: skipped {len(lines)} unreadable line(s) of the session log {path} "
-        f"(line {shown}); the rest loads. A crash in the middle of a write leaves a "
-        "truncated last line."
-    )
-
-
-def dropped_message(path: object, dropped: list[tuple[str, str, str]]) -> str:
-    """The warning for values of the wrong type (:attr:`Fold.dropped`) read as missing."""
-    shown = "; ".join(f"{it!r} {key}={value}" for it, key, value in dropped[:5])
-    more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
-    return (
-        f"luma_nb: values of the wrong type in the session log {path} read as "
-        f"missing (a hand edit?): {shown}{more}"
-    )
 
 
 # ----------------------------------------------------------------------------- DataFrame

@@ -15,6 +15,7 @@ URL-encoded), which DuckDB, Polars and Spark read as one table (see docs/session
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from luma_nb._session_fold import COLUMNS, frame
 from luma_nb._session_rows import FLOATS, NUMBERS, WHOLE
 from luma_nb._session_sql import events_sql
 
-__all__ = ["ROW_TYPES", "write_events", "write_frame", "write_rows"]
+__all__ = ["ROW_TYPES", "write", "write_events", "write_frame", "write_rows"]
 
 _FLAGS = ("loop", "enhancement", "prompt_changed")
 #: The Parquet type of every row column.
@@ -41,6 +42,47 @@ ROW_TYPES: dict[str, str] = {
     for name in COLUMNS
 }
 _SELECT = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in ROW_TYPES.items())
+
+
+def write(
+    source: Any,
+    destination: str | os.PathLike[str],
+    python_fold: PythonFold,
+    events: bool,
+    overwrite: bool,
+    settings: dict[str, Any],
+) -> Path:
+    """:func:`luma_nb.session_log.to_parquet`: ``source`` is session files or a frame."""
+    from luma_nb._session_duckdb import import_duckdb
+    from luma_nb.errors import ValidationError
+
+    import_duckdb()
+    target = Path(os.path.abspath(os.fspath(destination)))
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        if not overwrite:
+            raise ValidationError(
+                f"{target} already exists; pass overwrite=True to replace it",
+                field="destination",
+            )
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+    if not isinstance(source, list):
+        if events:
+            raise ValidationError(
+                "events=True needs session files (a folder, a glob or a file), not a frame",
+                field="source",
+            )
+        target.mkdir(parents=True, exist_ok=True)
+        write_frame(source, target, settings)
+    elif events:
+        target.mkdir(parents=True, exist_ok=True)
+        write_events(source, target, settings)
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        write_rows(source, target, python_fold, settings)
+    return target
 
 
 def write_rows(

@@ -19,17 +19,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from luma_nb._session_errors import IterationExistsError, SessionLogWarning
+from luma_nb._session_errors import (
+    IterationExistsError,
+    SessionLogWarning,
+    dropped_message,
+    unreadable_message,
+)
 from luma_nb._session_fold import (
     SCHEMA_VERSION,
     Fold,
     append_line,
-    dropped_message,
     encode_event,
     paused_gc,
     read_events,
     task_payload,
-    unreadable_message,
 )
 from luma_nb.errors import ValidationError
 from luma_nb.models import Task

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -497,7 +496,7 @@ def load_sessions(
     _check_engine(engine)
     import_pandas()  # fail before reading anything when pandas is missing
     files = session_files(folder_or_glob)
-    if _use_duckdb(files, engine):
+    if engine != "python" and _duckdb_for(files, engine):
         from luma_nb._session_duckdb import fold_frame
 
         return fold_frame(
@@ -514,6 +513,12 @@ def load_sessions(
         return frame(values)
 
 
+def _duckdb_for(files: Sequence[Path], engine: str) -> bool:
+    from luma_nb._session_duckdb import use_duckdb
+
+    return use_duckdb(files, engine, AUTO_DUCKDB_BYTES)
+
+
 def _python_fold(file: Path) -> list[tuple[Any, ...]]:
     """One file's rows by the Python fold (the DuckDB engine's fallback), warnings given."""
     with paused_gc():
@@ -526,30 +531,6 @@ def _check_engine(engine: object) -> None:
             f"engine must be one of {', '.join(map(repr, _ENGINES))}, not {engine!r}",
             field="engine",
         )
-
-
-def _use_duckdb(files: Sequence[Path], engine: str, threshold: int | None = None) -> bool:
-    """Whether ``engine`` means DuckDB for ``files`` (a ConfigError names the extra when
-    ``"duckdb"`` is asked for and not installed)."""
-    if engine == "duckdb":
-        from luma_nb._session_duckdb import import_duckdb
-
-        import_duckdb()
-        return True
-    if engine == "python":
-        return False
-    limit = AUTO_DUCKDB_BYTES if threshold is None else threshold
-    size = 0
-    for file in files:
-        try:
-            size += file.stat().st_size
-        except OSError:
-            continue
-        if size >= limit:
-            import importlib.util
-
-            return importlib.util.find_spec("duckdb") is not None
-    return False
 
 
 def to_parquet(
@@ -589,39 +570,14 @@ def to_parquet(
     Path
         The destination folder, absolute.
     """
-    from luma_nb._session_duckdb import import_duckdb
-    from luma_nb._session_parquet import write_events, write_frame, write_rows
+    from luma_nb._session_parquet import write
 
-    import_duckdb()
-    target = Path(os.path.abspath(os.fspath(destination)))
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        if not overwrite:
-            raise ValidationError(
-                f"{target} already exists; pass overwrite=True to replace it",
-                field="destination",
-            )
-        if target.is_dir():
-            shutil.rmtree(target)
-        else:
-            target.unlink()
-    settings: dict[str, Any] = {
-        "memory_limit": memory_limit,
-        "temp_directory": temp_directory,
-        "threads": threads,
-    }
-    target.mkdir(parents=True, exist_ok=True)
-    if not isinstance(source, (str, os.PathLike)):
-        if events:
-            raise ValidationError(
-                "events=True needs session files (a folder, a glob or a file), not a frame",
-                field="source",
-            )
-        write_frame(source, target, settings)
-    elif events:
-        write_events(session_files(Path(source)), target, settings)
+    settings = {"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads}
+    if isinstance(source, (str, os.PathLike)):
+        files: Any = session_files(Path(source))
     else:
-        write_rows(session_files(Path(source)), target, _python_fold, settings)
-    return target
+        files = source  # a frame
+    return write(files, destination, _python_fold, events, overwrite, settings)
 
 
 def _session_file_name(now: float) -> str:
