@@ -1,8 +1,9 @@
 """Run every benchmark and print their tables, one after another.
 
 Run: ``python bench/run_all.py [--quick] [--only client,polling,...]``. ``--quick`` uses
-fewer repeats (about a minute in all, figures a little noisier); the default takes about three
-minutes. Each benchmark is its own process and prints its own table with its baseline side by
+fewer repeats (about two minutes in all, figures a little noisier); the default takes about
+eight minutes, five of them ``bench_session_scale.py`` (1,000,000 and 10,000,000 events).
+Each benchmark is its own process and prints its own table with its baseline side by
 side (see each script's docstring for what is measured); ``docs/performance.md`` explains the
 figures and the goals.
 """
@@ -23,6 +24,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "polling": ([], ["--runs", "1"]),
     "schedule": ([], ["--waits", "20", "--batch", "100"]),
     "session_log": ([], ["--runs", "3", "--appends", "5000"]),
+    "session_scale": ([], ["--events", "200000", "--runs", "1", "--large", "2"]),
     "import": ([], ["--runs", "5"]),
     "panel": ([], ["--clicks", "20", "--seconds", "2"]),
     "simulator": ([], ["--seconds", "1", "--renders", "2"]),

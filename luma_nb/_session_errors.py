@@ -18,7 +18,13 @@ from luma_nb.errors import LumaError, ValidationError
 if TYPE_CHECKING:
     from luma_nb.models import Task
 
-__all__ = ["IterationExistsError", "SessionLogWarning", "SessionLogWriteError"]
+__all__ = [
+    "IterationExistsError",
+    "SessionLogWarning",
+    "SessionLogWriteError",
+    "dropped_message",
+    "unreadable_message",
+]
 
 
 class SessionLogWarning(UserWarning):
@@ -126,4 +132,27 @@ def _rebuild(
 ) -> SessionLogWriteError:
     return SessionLogWriteError(
         message, task_id=task_id, iteration=iteration, path=path, errno=errno
+    )
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+def unreadable_message(path: object, lines: list[int]) -> str:
+    """The warning for unreadable lines of a session file (every engine gives this one)."""
+    shown = ", ".join(map(str, lines[:10])) + (", ..." if len(lines) > 10 else "")
+    return (
+        f"luma_nb: skipped {len(lines)} unreadable line(s) of the session log {path} "
+        f"(line {shown}); the rest loads. A crash in the middle of a write leaves a "
+        "truncated last line."
+    )
+
+
+def dropped_message(path: object, dropped: list[tuple[str, str, str]]) -> str:
+    """The warning for values of the wrong type (:attr:`Fold.dropped`) read as missing."""
+    shown = "; ".join(f"{it!r} {key}={value}" for it, key, value in dropped[:5])
+    more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+    return (
+        f"luma_nb: values of the wrong type in the session log {path} read as "
+        f"missing (a hand edit?): {shown}{more}"
     )

@@ -475,7 +475,14 @@ def _report(
 def frame(values: list[tuple[Any, ...]]) -> Any:
     """A DataFrame of :data:`COLUMNS` from row tuples (:meth:`Fold.values`), built in one go."""
     pd = import_pandas()
-    result = pd.DataFrame(values, columns=list(COLUMNS))
+    try:
+        result = pd.DataFrame(values, columns=list(COLUMNS))
+    except UnicodeEncodeError:
+        # A lone surrogate (a hand edit) is not UTF-8, which pyarrow-backed text needs (pandas
+        # uses it when pyarrow is installed): the column that holds one keeps Python strings.
+        result = pd.DataFrame(
+            {name: _column(pd, [row[n] for row in values]) for n, name in enumerate(COLUMNS)}
+        )
     if values:
         # Copies, so that a later fold cannot change a frame already handed out (taken from
         # the tuples: iterating the Series would cost more than the copies).
@@ -495,6 +502,13 @@ def frame(values: list[tuple[Any, ...]]) -> Any:
             except (TypeError, ValueError, OverflowError):
                 continue  # a hand-edited log with odd values keeps them as they are
     return result
+
+
+def _column(pd: Any, data: list[Any]) -> Any:
+    try:
+        return pd.Series(data, dtype=None)
+    except UnicodeEncodeError:
+        return pd.Series(data, dtype=pd.StringDtype("python", na_value=float("nan")))
 
 
 def import_pandas() -> Any:

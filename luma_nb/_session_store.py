@@ -19,7 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from luma_nb._session_errors import IterationExistsError, SessionLogWarning
+from luma_nb._session_errors import (
+    IterationExistsError,
+    SessionLogWarning,
+    dropped_message,
+    unreadable_message,
+)
 from luma_nb._session_fold import (
     SCHEMA_VERSION,
     Fold,
@@ -199,14 +204,7 @@ class LogStore:
         if not fresh:
             return
         self._warned.update(fresh)
-        shown = ", ".join(map(str, fresh[:10])) + (", ..." if len(fresh) > 10 else "")
-        warnings.warn(
-            f"luma_nb: skipped {len(fresh)} unreadable line(s) of the session log {self.path} "
-            f"(line {shown}); the rest loads. A crash in the middle of a write leaves a "
-            "truncated last line.",
-            SessionLogWarning,
-            stacklevel=4,
-        )
+        warnings.warn(unreadable_message(self.path, fresh), SessionLogWarning, stacklevel=4)
 
     def _values(self) -> list[tuple[Any, ...]]:
         fold = self._refresh()
@@ -218,12 +216,6 @@ class LogStore:
         dropped = fold.dropped
         if not dropped:
             return
-        shown = "; ".join(f"{it!r} {key}={value}" for it, key, value in dropped[:5])
-        more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+        message = dropped_message(self.path, dropped)
         dropped.clear()
-        warnings.warn(
-            f"luma_nb: values of the wrong type in the session log {self.path} read as "
-            f"missing (a hand edit?): {shown}{more}",
-            SessionLogWarning,
-            stacklevel=3,
-        )
+        warnings.warn(message, SessionLogWarning, stacklevel=3)

@@ -76,6 +76,7 @@ __all__ = [
     "SessionLogWarning",
     "SessionLogWriteError",
     "load_sessions",
+    "to_parquet",
 ]
 
 #: Where sessions go when no path or folder is given (relative to the working directory).
@@ -451,7 +452,21 @@ class SessionLog(LogStore):
 # ----------------------------------------------------------------------------- many sessions
 
 
-def load_sessions(folder_or_glob: str | Path) -> pandas.DataFrame:
+#: ``engine="auto"`` folds with DuckDB (when installed) from this many bytes of session files
+#: on: below it, starting DuckDB costs more than it saves (see docs/performance.md).
+AUTO_DUCKDB_BYTES = 128 * 2**20
+
+_ENGINES = ("auto", "python", "duckdb")
+
+
+def load_sessions(
+    folder_or_glob: str | Path,
+    engine: str = "auto",
+    *,
+    memory_limit: str | None = None,
+    temp_directory: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+) -> pandas.DataFrame:
     """Load many session files into one DataFrame (needs the ``pandas`` extra).
 
     Parameters
@@ -459,19 +474,110 @@ def load_sessions(folder_or_glob: str | Path) -> pandas.DataFrame:
     folder_or_glob : str or Path
         A folder (every ``*.jsonl`` in it), a glob pattern (``"runs/**/*.jsonl"``) or one
         file. An empty folder or a pattern matching nothing gives an empty frame.
+    engine : {"auto", "python", "duckdb"}
+        Who folds the events: ``"python"``, in this process; ``"duckdb"`` (the ``duckdb``
+        extra), in SQL on every core, spilling to disk past ``memory_limit`` — the same
+        frame, for large logs. ``"auto"`` (default): DuckDB when it is installed and the
+        files add up to :data:`AUTO_DUCKDB_BYTES` or more, else Python.
+    memory_limit, temp_directory, threads
+        DuckDB only: its memory limit (e.g. ``"1GB"``; default: DuckDB's, 80% of the RAM),
+        the folder it spills to (default: a temporary folder, removed afterwards), and its
+        threads (default: every core). Files are folded a batch of about a quarter of
+        ``memory_limit`` at a time; one file's fold needs about twice its bytes, and a limit
+        below that raises DuckDB's ``OutOfMemoryException``.
 
     Returns
     -------
     pandas.DataFrame
         The rows of every session, files in name order (default names sort by start time);
-        the ``session`` column tells them apart.
+        the ``session`` column tells them apart. Both engines give the same frame (columns,
+        dtypes, values) and the same :class:`SessionLogWarning` for what they cannot read.
     """
+    _check_engine(engine)
     import_pandas()  # fail before reading anything when pandas is missing
+    files = session_files(folder_or_glob)
+    if engine != "python" and _duckdb_for(files, engine):
+        from luma_nb._session_duckdb import fold_frame
+
+        return fold_frame(
+            files,
+            _python_fold,
+            memory_limit=memory_limit,
+            temp_directory=temp_directory,
+            threads=threads,
+        )
     values: list[tuple[Any, ...]] = []
     with paused_gc():
-        for file in session_files(folder_or_glob):
-            values.extend(SessionLog(file)._values())
+        for file in files:
+            values.extend(_python_fold(file))
         return frame(values)
+
+
+def _duckdb_for(files: Sequence[Path], engine: str) -> bool:
+    from luma_nb._session_duckdb import use_duckdb
+
+    return use_duckdb(files, engine, AUTO_DUCKDB_BYTES)
+
+
+def _python_fold(file: Path) -> list[tuple[Any, ...]]:
+    """One file's rows by the Python fold (the DuckDB engine's fallback), warnings given."""
+    with paused_gc():
+        return SessionLog(file)._values()
+
+
+def _check_engine(engine: object) -> None:
+    if engine not in _ENGINES:
+        raise ValidationError(
+            f"engine must be one of {', '.join(map(repr, _ENGINES))}, not {engine!r}",
+            field="engine",
+        )
+
+
+def to_parquet(
+    source: str | Path | pandas.DataFrame,
+    destination: str | os.PathLike[str],
+    *,
+    events: bool = False,
+    overwrite: bool = False,
+    memory_limit: str | None = None,
+    temp_directory: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+) -> Path:
+    """Write session logs as Parquet, partitioned by session (the ``duckdb`` extra).
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        Session files (a folder, a glob or one file, as for :func:`load_sessions`), or a
+        frame :func:`load_sessions` returned (rows only).
+    destination : str or Path
+        A folder, filled with ``session=<id>/*.parquet`` (a Hive layout that DuckDB, Polars
+        and Spark read as one table; see docs/session-log.md).
+    events : bool
+        ``False`` (default): the folded table, one row per iteration, the columns of
+        :data:`COLUMNS` (text, ``DOUBLE``, ``BIGINT``, ``BOOLEAN``, tags a list of text),
+        folded by DuckDB exactly as :func:`load_sessions` folds them. ``True``: every
+        readable event, one row each: ``session`` (the file's session id), ``seq``,
+        ``event``, ``iteration``, ``t``, ``state`` and the line itself as ``json``.
+    overwrite : bool
+        Replace a destination folder that already holds files (otherwise refused).
+    memory_limit, temp_directory, threads
+        As for :func:`load_sessions`. The rows go to disk a batch of files at a time, never
+        all in one DataFrame: memory stays bounded by ``memory_limit``.
+
+    Returns
+    -------
+    Path
+        The destination folder, absolute.
+    """
+    from luma_nb._session_parquet import write
+
+    settings = {"memory_limit": memory_limit, "temp_directory": temp_directory, "threads": threads}
+    if isinstance(source, (str, os.PathLike)):
+        files: Any = session_files(Path(source))
+    else:
+        files = source  # a frame
+    return write(files, destination, _python_fold, events, overwrite, settings)
 
 
 def _session_file_name(now: float) -> str:
