@@ -59,6 +59,9 @@ overflow-wrap:anywhere}
 .luma-nb-note{border-left:3px solid #c69026;background:rgba(198,144,38,.10)}
 .luma-nb-error{border-left:3px solid #e5534b;background:rgba(229,83,75,.10)}
 .luma-nb-note a,.luma-nb-card a{color:var(--jp-content-link-color,#3b82f6)}
+.luma-nb-card h3{font-size:12px;font-weight:600;margin:10px 0 2px;opacity:.8}
+.luma-nb-details{margin-top:8px}
+.luma-nb-details>summary{cursor:pointer;opacity:.8}
 .luma-nb-grid{display:grid;gap:12px;align-items:start}
 .luma-nb-grid .luma-nb-card{max-width:none;margin:0}
 """.replace("\n", "")
