@@ -8,6 +8,7 @@ without PyAV (the import fails: no strip, no error, a short word in the report).
 from __future__ import annotations
 
 import html.parser
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -163,6 +164,9 @@ def test_a_damaged_or_foreign_file_gives_no_strip_and_no_error(
     assert made == [broken.resolve()], "a file that failed is not decoded again"
     assert filmstrip.local_filmstrip(poster) is None and len(made) == 1  # never decoded
     assert filmstrip.local_filmstrip(folder) is None
+    if hasattr(os, "mkfifo"):  # a FIFO in the cache is not waited on (nobody writes to it)
+        os.mkfifo(folder / "pipe.mp4")
+        assert filmstrip.local_filmstrip(folder / "pipe.mp4") is None and len(made) == 1
     assert filmstrip.local_filmstrip(42) is None
 
 

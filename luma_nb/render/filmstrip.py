@@ -14,8 +14,8 @@ when :func:`~luma_nb._media_policy.copy_allowed`, else the media cache's copy of
 :func:`local_filmstrip` makes the strip from it once (:func:`luma_nb.video_metrics.make_filmstrip`
 keeps it under the same cache's ``filmstrips/`` folder). Nothing is ever downloaded for a strip:
 a video that is not in the media cache has none. A file outside the cache, one that is not a
-video, a damaged one, or a kernel without PyAV/numpy/Pillow (the ``research`` or ``render``
-extra) gives no strip and no error; :func:`filmstrips_available` says which case it is.
+video, a damaged one, or a kernel without PyAV/numpy/Pillow (the ``research`` extra) gives no
+strip and no error; :func:`filmstrips_available` tells the last case apart.
 
 :func:`filmstrip_part` reads the JPEG only when it lies in luma_nb's media cache and fits under
 the embed cap (:func:`luma_nb.render.media.embed_limit`); otherwise the part is empty.
@@ -25,6 +25,7 @@ Everything is escaped; there is no script and no event handler.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -90,13 +91,19 @@ def local_filmstrip(path: object) -> Filmstrip | None:
     real = inside_media_cache(path)
     if real is None:
         return None
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        info = real.stat()
-        with real.open("rb") as handle:
-            if sniff_media_type(handle.read(16), VIDEO) is None:
-                return None  # a poster or a text file: PyAV would read an image as one frame
+        # As read_media does: never block on a FIFO or read a device that sits in the cache.
+        fd = os.open(real, flags | getattr(os, "O_CLOEXEC", 0))
+        try:
+            info = os.fstat(fd)
+            head = os.read(fd, 16) if stat.S_ISREG(info.st_mode) else b""
+        finally:
+            os.close(fd)
     except OSError:
         return None
+    if sniff_media_type(head, VIDEO) is None:
+        return None  # a poster or a text file: PyAV would read an image as one frame
     key = (str(real), info.st_size, info.st_mtime_ns)
     with _memo_lock:
         hit = key in _memo
