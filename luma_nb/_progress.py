@@ -219,17 +219,20 @@ class ProgressLine:
             elif not self._echo or self._printed != self._shown[:2]:
                 self._print()
 
-    def finish(self, item: Video | Task) -> None:
-        """Replace the line with the result card (or print the result as text)."""
+    def finish(self, item: Video | Task, *, metrics: object = None) -> None:
+        """Replace the line with the result card (or print the result as text).
+
+        ``metrics`` (what was measured from the video) are shown with it.
+        """
         from luma_nb import display
 
         with self._lock:
             self._stopped.set()  # no tick may redraw the line over the result
             self.watch.stop()
         if self._handle is not None:
-            self._handle.update(display.bundle(item), raw=True)
+            self._handle.update(display.bundle(item, metrics=metrics), raw=True)
         else:
-            display.show(item)
+            display.show(item, metrics=metrics)
 
     def elapsed(self) -> float:
         """Real seconds waited (on ``clock``)."""

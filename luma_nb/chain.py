@@ -1,7 +1,8 @@
 """Extend chains: a timeline of the clips from the root ``generate`` to an extend, and a player.
 
 ``timeline(log, iteration)`` follows :meth:`SessionLog.lineage` and shows every step: its clip
-(player and poster), the prompt sent and echoed, the elapsed time and the ids.
+(player and poster) and filmstrip, the prompt sent and echoed, the key measured values (when
+measured), the elapsed time and the ids.
 ``chain_player(log, iteration)`` plays the chain's clips in order in one player.
 
 An extend's clip already holds its parent
@@ -55,7 +56,9 @@ from luma_nb.render.card import (
     prompt_facts,
     state_badge,
 )
+from luma_nb.render.filmstrip import filmstrip_part, strip_for
 from luma_nb.render.markup import RichView, note, player, style
+from luma_nb.render.measured import key_metrics_fact
 
 if TYPE_CHECKING:
     from luma_nb.session_log import SessionLog
@@ -249,6 +252,7 @@ class Timeline(RichView):
             echoed if isinstance(echoed, str) else None,
             request_known=True,
         )
+        rows += key_metrics_fact(row)
         rows += generation_fact(_seconds(row), row.get("backend"))
         if index > 0:
             rows.append(("Extends", esc(f"step {index}")))
@@ -261,11 +265,19 @@ class Timeline(RichView):
             value = _text(row.get(key))
             if value:
                 rows.append((label, mono(value)))
+        strip = None
+        if self.embed is not False and _text(row.get("video_url")):
+            strip = strip_for(
+                row["video_url"], saved=row.get("media_path"), backend=row.get("backend")
+            )
+        label = _step_label(index, total, row)
         return card(
-            _step_label(index, total, row),
+            label,
             badges,
             media=media,
             loop=row.get("loop") is True,
+            size=(row.get("width"), row.get("height")),
+            filmstrip=filmstrip_part(strip, label=label),
             error=error_block(_text(row.get("error_code")), _text(row.get("error_message"))),
             rows=rows,
             side_by_side=True,
@@ -352,7 +364,11 @@ class ChainPlayer(RichView):
                 caption += " (the whole chain)"
             figures.append(
                 f'<figure data-step="{position:d}">'
-                + player(media, loop=row.get("loop") is True)
+                + player(
+                    media,
+                    loop=row.get("loop") is True,
+                    size=(row.get("width"), row.get("height")),
+                )
                 + '<figcaption class="luma-nb-muted">'
                 + esc(caption)
                 + (f": {esc(prompt)}" if prompt else "")

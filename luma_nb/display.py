@@ -1,6 +1,7 @@
 """Videos and tasks in the notebook: HTML cards, plain-text fallbacks, ``show`` and ``grid``.
 
-A finished video renders as a small card: a ``<video controls>`` player with its poster, the
+A finished video renders as a small card: a ``<video controls>`` player with its poster, its
+filmstrip (when the file is in the media cache, see :mod:`luma_nb.render.filmstrip`), the
 prompt as sent and as the API echoed it, the size, the ids and a backend badge. A running task
 renders as a status card, a failed one with its error code, message and trace id.
 
@@ -33,14 +34,19 @@ when called.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
+from typing import Any
 
+from luma_nb._html import esc
 from luma_nb.models import Task, Video
 from luma_nb.render import text as plain
-from luma_nb.render.card import broken, card, task_card, video_card
+from luma_nb.render.adapt import media_of_row
+from luma_nb.render.card import broken, card, head, task_card, video_card
+from luma_nb.render.filmstrip import strip_for
 from luma_nb.render.frontend import in_notebook
 from luma_nb.render.markup import RichView, style
+from luma_nb.render.measured import key_metrics_text
 from luma_nb.render.media import (
     DEFAULT_EMBED_LIMIT,
     EMBED_LIMIT_ENV,
@@ -49,12 +55,14 @@ from luma_nb.render.media import (
     needs_embedding,
     set_media_fetcher,
 )
+from luma_nb.render.row_card import iteration_card
 
 __all__ = [
     "DEFAULT_EMBED_LIMIT",
     "EMBED_LIMIT_ENV",
     "REMOTE_BROWSER_ENV",
     "GridView",
+    "SessionView",
     "embed_limit",
     "grid",
     "needs_embedding",
@@ -67,8 +75,15 @@ __all__ = [
 ]
 
 
-def video_html(video: Video, *, embed: bool | None = None, label: str | None = None) -> str:
-    """An HTML card for a finished video: player, poster, prompts, size, ids and backend.
+def video_html(
+    video: Video,
+    *,
+    embed: bool | None = None,
+    label: str | None = None,
+    filmstrip: bool = True,
+    metrics: object = None,
+) -> str:
+    """An HTML card for a finished video: player, poster, filmstrip, prompts, size, ids, backend.
 
     Parameters
     ----------
@@ -79,6 +94,13 @@ def video_html(video: Video, *, embed: bool | None = None, label: str | None = N
         URL; ``True`` always tries to embed (within :func:`embed_limit`); ``False`` never does.
     label : str or None
         A title for the card (``grid`` uses it); the default is "Luma video".
+    filmstrip : bool
+        Show the video's filmstrip under the player when its file is in the media cache (made
+        once from it, never downloaded for it; none with ``embed=False`` or without the
+        ``research`` extra).
+    metrics : VideoMetrics or mapping, optional
+        Measured values to show (:func:`luma_nb.video_metrics.measure_video`'s result, or a
+        session-log row's ``metric_*`` columns).
 
     Returns
     -------
@@ -87,7 +109,7 @@ def video_html(video: Video, *, embed: bool | None = None, label: str | None = N
         rendered as a card naming it.
     """
     try:
-        return video_card(video, embed=embed, label=label)
+        return video_card(video, embed=embed, label=label, filmstrip=filmstrip, metrics=metrics)
     except Exception as exc:
         return broken("video", exc)
 
@@ -98,6 +120,8 @@ def task_html(
     embed: bool | None = None,
     label: str | None = None,
     elapsed: float | None = None,
+    filmstrip: bool = True,
+    metrics: object = None,
 ) -> str:
     """An HTML card for a task: status while running, the error when failed, the video when done.
 
@@ -113,6 +137,8 @@ def task_html(
         A caller's own wait, in real seconds: shown as "Waited". The card always shows the
         task's generation time when the record says (labelled "simulated" on the simulator,
         see :mod:`luma_nb._durations`); a task running on the real API shows it so far.
+    filmstrip, metrics
+        As for :func:`video_html`, for a completed task.
 
     Returns
     -------
@@ -120,7 +146,9 @@ def task_html(
         Self-contained HTML. Never raises.
     """
     try:
-        return task_card(task, embed=embed, label=label, elapsed=elapsed)
+        return task_card(
+            task, embed=embed, label=label, elapsed=elapsed, filmstrip=filmstrip, metrics=metrics
+        )
     except Exception as exc:
         return broken("task", exc)
 
@@ -198,8 +226,10 @@ class GridView(RichView):
     def _cell(self, item: Video | Task, label: str) -> str:
         try:
             if isinstance(item, Task):
-                return task_card(item, embed=self.embed, label=label, with_style=False)
-            return video_card(item, embed=self.embed, label=label, with_style=False)
+                return task_card(
+                    item, embed=self.embed, label=label, with_style=False, filmstrip=True
+                )
+            return video_card(item, embed=self.embed, label=label, with_style=False, filmstrip=True)
         except Exception as exc:
             return broken("task" if isinstance(item, Task) else "video", exc, with_style=False)
 
@@ -269,20 +299,110 @@ def grid(
     return GridView(items, names, columns, embed)
 
 
-def bundle(item: Video | Task | GridView, embed: bool | None = None) -> dict[str, str]:
-    """The ``{text/html, text/plain}`` bundle of a video, task or grid (for display areas)."""
+class SessionView(RichView):
+    """A session's iterations as cards, newest first. Made by ``luma_nb.history(cards=True)``.
+
+    Each card (:func:`luma_nb.render.row_card.iteration_card`) shows the video with its
+    filmstrip, the prompt with what the service added, the settings, rating, key metrics and
+    generation time; the request, ids and every metric are folded under "Details".
+
+    Attributes
+    ----------
+    rows : tuple of dict
+        The session-log rows shown, oldest first (a snapshot taken when it was made).
+    total : int
+        How many iterations the session had (``rows`` may be only the last of them).
+    embed : bool or None
+        The embedding choice for every clip (as for :func:`video_html`).
+    """
+
+    def __init__(
+        self, rows: Sequence[Mapping[str, Any]], total: int, embed: bool | None = None
+    ) -> None:
+        self.rows: tuple[dict[str, Any], ...] = tuple(dict(row) for row in rows)
+        self.total = total
+        self.embed = embed
+
+    def _heading(self) -> str:
+        shown = len(self.rows)
+        if shown == self.total:
+            return f"{shown} iteration" + ("s" if shown != 1 else "") + ", newest first"
+        return f"The last {shown} of {self.total} iterations, newest first"
+
+    def html(self) -> str:
+        """The cards as self-contained HTML (one ``<style>``). Never raises."""
+        first = self.total - len(self.rows)
+        cells = []
+        for offset in range(len(self.rows) - 1, -1, -1):
+            row = self.rows[offset]
+            try:
+                strip = None
+                if self.embed is not False and isinstance(row.get("video_url"), str):
+                    strip = strip_for(
+                        row["video_url"], saved=row.get("media_path"), backend=row.get("backend")
+                    )
+                media = media_of_row(row, embed=self.embed, standalone=False)
+                cells.append(
+                    iteration_card(
+                        row, index=first + offset, media=media, strip=strip, element="div"
+                    )
+                )
+            except Exception as exc:
+                cells.append(broken("iteration", exc, with_style=False))
+        if not cells:
+            cells.append(card("Session history", status="No iterations yet.", with_style=False))
+        return (
+            style()
+            + f'<div class="luma-nb-history-cards">{head("Session history", [])}'
+            + f'<div class="luma-nb-status">{esc(self._heading())}</div>'
+            + "".join(cells)
+            + "</div>"
+        )
+
+    def text(self) -> str:
+        """One line per iteration, newest first (terminal-safe, capped)."""
+        first = self.total - len(self.rows)
+        lines = [f"Session history · {self._heading()}"]
+        for offset in range(len(self.rows) - 1, -1, -1):
+            row = self.rows[offset]
+            state = row.get("state") or "unknown"
+            prompt = plain.short(row.get("prompt") or "(no prompt)", 90)
+            lines.append(
+                f"  #{first + offset + 1} · {row.get('action') or '?'} · {state} · {prompt}"
+            )
+        return plain.cap("\n".join(lines))
+
+
+def bundle(
+    item: Video | Task | GridView | RichView, embed: bool | None = None, metrics: object = None
+) -> dict[str, str]:
+    """The ``{text/html, text/plain}`` bundle of a video, task or view (for display areas).
+
+    ``metrics`` are shown on a video's (or a completed task's) card, as in :func:`video_html`.
+    """
     if isinstance(item, GridView):
         if embed is not None:
             item = GridView(item.items, item.labels, item.columns, embed)
         return item._repr_mimebundle_()
+    if isinstance(item, RichView):  # a history or chain view: its own embedding choice
+        return item._repr_mimebundle_()
+    measured = key_metrics_text(metrics)
+    extra = f"\n  measured  {measured}" if measured else ""
     if isinstance(item, Task):
-        return {"text/html": task_html(item, embed=embed), "text/plain": task_text(item)}
+        html = task_html(item, embed=embed, metrics=metrics)
+        return {"text/html": html, "text/plain": task_text(item) + extra}
     if isinstance(item, Video):
-        return {"text/html": video_html(item, embed=embed), "text/plain": video_text(item)}
+        html = video_html(item, embed=embed, metrics=metrics)
+        return {"text/html": html, "text/plain": video_text(item) + extra}
     raise TypeError(f"show() displays a Video, a Task or a grid, not {type(item).__name__}")
 
 
-def show(item: Video | Task | GridView, *, embed: bool | None = None) -> None:
+def show(
+    item: Video | Task | GridView | RichView,
+    *,
+    embed: bool | None = None,
+    metrics: object = None,
+) -> None:
     """Display a video, a task or a grid now.
 
     In a notebook (a Jupyter kernel, Colab's included) this displays a
@@ -291,17 +411,19 @@ def show(item: Video | Task | GridView, *, embed: bool | None = None) -> None:
 
     Parameters
     ----------
-    item : Video, Task or GridView
+    item : Video, Task, GridView or another view (``history(cards=True)``, a timeline)
         What to show.
     embed : bool or None
         As for :func:`video_html`.
+    metrics : VideoMetrics or mapping, optional
+        Measured values to show on a video's card (as for :func:`video_html`).
 
     Raises
     ------
     TypeError
         When ``item`` is none of these.
     """
-    mimebundle = bundle(item, embed)
+    mimebundle = bundle(item, embed, metrics)
     if not in_notebook():
         print(mimebundle["text/plain"])
         return

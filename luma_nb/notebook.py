@@ -2,30 +2,40 @@
 
 ``luma_nb.generate("...")`` connects (the simulator with a banner when there is no token),
 writes the iteration to the session log *before* waiting, shows a status line that updates
-in place, displays the finished video and returns it. ``history()`` is the session as a
-DataFrame; ``rate()`` scores an iteration. After a kernel restart, ``SessionLog(path).resume``
-re-attaches to the tasks that were still running.
+in place, displays the finished video (with its filmstrip) and returns it; with
+``measure=True`` it also measures the video (:mod:`luma_nb.video_metrics`), logs the numbers
+and shows the key ones on the card. ``history()`` is the session as a DataFrame
+(``history(cards=True)``: as cards); ``rate()`` scores an iteration. After a kernel
+restart, ``SessionLog(path).resume`` re-attaches to the tasks that were still running.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from luma_nb import _iteration
 from luma_nb._helper_options import (
+    EXTEND_REFUSALS,
+    GENERATE_REFUSALS,
     LOG_KEYS,
+    REQUEST_FIELDS,
+    SUBMIT_REFUSALS,
     ExtendOptions,
     GenerateOptions,
     LogOptions,
+    MeasureOptions,
     RequestOptions,
     SubmitOptions,
     VideoOptions,
     WaitOptions,
+    check_measure,
     expand_options,
+    refuse,
 )
 from luma_nb._media_policy import fetch_refusal
 from luma_nb._progress import StatusLine
@@ -39,12 +49,15 @@ if TYPE_CHECKING:
     import pandas
     from typing_extensions import Unpack  # typing.Unpack is Python 3.11+; only for checkers
 
+    from luma_nb.display import SessionView
     from luma_nb.session_log import SessionLog
+    from luma_nb.video_metrics import VideoMetrics
 
 __all__ = [
     "ExtendOptions",
     "GenerateOptions",
     "LogOptions",
+    "MeasureOptions",
     "RequestOptions",
     "SubmitOptions",
     "VideoOptions",
@@ -132,7 +145,7 @@ def submit(prompt: str | VideoRequest | None = None, **options: Unpack[SubmitOpt
     does not wait.
     """
     params = _params(options)
-    _refuse(params, _SUBMIT_REFUSALS)
+    refuse(params, SUBMIT_REFUSALS)
     log_options = {key: params.pop(key) for key in (*LOG_KEYS, "parent") if key in params}
     preflight = params.pop("preflight", None)
     if isinstance(prompt, VideoRequest):
@@ -156,13 +169,18 @@ def generate(prompt: str, **options: Unpack[GenerateOptions]) -> Video:
     Takes the options of :meth:`Client.generate` (``aspect_ratio``, ``loop``,
     ``enhancement``, ``start_image_url``, ``end_image_url``, ``callback_url``, ``timeout``,
     ``max_wait``, ``on_update``, ``preflight``) plus ``tags``, ``experiment`` and ``arm`` for
-    the log.
+    the log, and ``measure``.
+    ``measure=True`` measures the downloaded video (motion, flicker, sharpness, loop seam,
+    the match with the keyframes sent...: :func:`luma_nb.video_metrics.measure_video`), logs
+    the numbers as the iteration's ``metric_*`` columns and shows the key ones on the card.
+    It needs the ``research`` extra (checked before anything is sent); a video that cannot
+    be measured is still returned, with a message.
     ``on_update(task)`` is called with the submitted task and then with each change of state,
     after the log and the status line have recorded it; an exception it raises propagates
     (the task goes on: the log has its id). ``sync=True`` is refused (see :func:`submit`).
     """
     params = _params(options)
-    _refuse(params, _GENERATE_REFUSALS)
+    refuse(params, GENERATE_REFUSALS)
     return _run(prompt, {**params, "action": "generate"}, parent=None)
 
 
@@ -176,11 +194,11 @@ def extend(
     """Continue a video (a :class:`Video`, a ``video_id``, or by default the session's last).
 
     ``video_id=`` and ``video_url=`` name the video as keywords instead. The other options
-    are :func:`generate`'s. The new iteration records its ``parent``, so
+    are :func:`generate`'s (``measure`` included). The new iteration records its ``parent``, so
     ``session().lineage(...)`` follows the chain.
     """
     params = _params(options)
-    _refuse(params, _EXTEND_REFUSALS)
+    refuse(params, EXTEND_REFUSALS)
     if video is not None and params.get("video_id") is not None:
         raise ValidationError(
             "name the video once: as the first argument or as video_id=, not both",
@@ -210,9 +228,48 @@ def extend(
     return _run(prompt, {**params, "action": "extend"}, parent=parent)
 
 
-def history() -> pandas.DataFrame:
-    """The default session as a DataFrame, one row per iteration (needs pandas)."""
-    return session().to_dataframe()
+#: How many iterations ``history(cards=True)`` shows unless ``last`` says.
+HISTORY_CARDS = 12
+
+
+@overload
+def history(
+    *, cards: Literal[False] = False, last: int | None = None, embed: bool | None = None
+) -> pandas.DataFrame: ...
+@overload
+def history(
+    *, cards: Literal[True], last: int | None = None, embed: bool | None = None
+) -> SessionView: ...
+def history(
+    *, cards: bool = False, last: int | None = None, embed: bool | None = None
+) -> pandas.DataFrame | SessionView:
+    """The default session, one row per iteration: a DataFrame, or cards.
+
+    Parameters
+    ----------
+    cards : bool
+        ``False``: a DataFrame (needs pandas). ``True``: a view of cards, newest first, each
+        with its video, filmstrip, prompt (the echo as a diff), settings, rating and key
+        metrics, the rest folded under "Details"; displaying it shows them.
+    last : int, optional
+        Only the last ``last`` iterations (cards: the last :data:`HISTORY_CARDS` unless said).
+    embed : bool or None
+        For the cards: as for :func:`luma_nb.display.video_html`.
+    """
+    if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
+        raise ValidationError(
+            f"last must be a whole number of at least 1, not {last!r}", field="last"
+        )
+    if embed not in (None, True, False):
+        raise ValidationError(f"embed must be None, True or False, not {embed!r}", field="embed")
+    if not cards:
+        frame = session().to_dataframe()
+        return frame if last is None else frame.tail(last)
+    from luma_nb.display import SessionView
+
+    rows = session().to_records()
+    count = HISTORY_CARDS if last is None else last
+    return SessionView(rows[-count:], len(rows), embed)
 
 
 def rate(
@@ -242,9 +299,11 @@ def _run(
     max_wait = params.pop("max_wait", None)
     user_update = params.pop("on_update", None)
     preflight = params.pop("preflight", None)
+    measure = params.pop("measure", False)
     log_options = {key: params.pop(key) for key in LOG_KEYS if key in params}
     request = _request(prompt, params)
     # Before the paid submit, not after it.
+    check_measure(measure)
     if max_wait is not None:
         check_seconds(max_wait, "max_wait", MAX_WAIT_LIMIT)
     if user_update is not None and not callable(user_update):
@@ -257,7 +316,7 @@ def _run(
     _iteration.teach_durations(api, log)  # the poll schedule learns from earlier generations
     status = StatusLine(_iteration.describe(request))
     try:
-        return _follow(status, api, log, iteration, task, user_update, max_wait)
+        return _follow(status, api, log, iteration, task, user_update, max_wait, measure)
     finally:
         status.close()  # the clock stops however the wait ended
 
@@ -270,6 +329,7 @@ def _follow(
     task: Task,
     user_update: Callable[[Task], None] | None,
     max_wait: float | None,
+    measure: bool = False,
 ) -> Video:
     status.update(task)
     heard = [(task.state, task.raw_state)]
@@ -290,21 +350,63 @@ def _follow(
         status.finish(task)
         raise
     refusal = fetch_refusal(video.video_url)
+    local: Path | None = None
     if refusal is not None:
         # An answer naming some private server must not make the kernel request it.
         print(f"luma_nb: the video is ready but was not cached locally: {refusal}", file=sys.stderr)
     else:
         try:
-            log.media(iteration, api.download(video))
+            local = api.download(video)
+            log.media(iteration, local)
+            # As a video rebuilt from the log would: its cards embed it and find its strip.
+            video = dataclasses.replace(video, media_path=str(local))
         except LumaError as exc:
             # The video exists; a failed local copy must not lose it. The log keeps its URL.
             print(
                 f"luma_nb: the video is ready but could not be cached locally: {exc}",
                 file=sys.stderr,
             )
+    measured = None
+    if measure:
+        if local is None:
+            print("luma_nb: the video was not measured: there is no local copy", file=sys.stderr)
+        else:
+            sent = video.request if video.request is not None else task.sent
+            measured = _measured(api, log, iteration, sent, local)
     # The status area becomes the player, so `video = generate(...)` shows it exactly once.
-    status.finish(video)
+    status.finish(video, metrics=measured)
     return video
+
+
+def _measured(
+    api: Client, log: SessionLog, iteration: str, sent: VideoRequest | None, local: Path
+) -> VideoMetrics | None:
+    """Measure the downloaded video (and its filmstrip), log the numbers; None if it fails."""
+    from luma_nb.video_metrics import measure_video
+
+    images: dict[str, Path] = {}
+    for name in ("start_image_url", "end_image_url"):
+        url = getattr(sent, name, None) if sent is not None else None
+        if not isinstance(url, str) or not url or fetch_refusal(url) is not None:
+            continue
+        try:
+            images[name] = api.download(url)
+        except LumaError as exc:
+            print(f"luma_nb: {name} was not compared with the video: {exc}", file=sys.stderr)
+    try:
+        measured = measure_video(
+            local,
+            start_image=images.get("start_image_url"),
+            end_image=images.get("end_image_url"),
+            filmstrip=True,
+            cache_dir=api.cache.root,
+        )
+        log.metrics(iteration, measured)
+    except (LumaError, OSError) as exc:
+        # The video exists and is returned; only its numbers are missing.
+        print(f"luma_nb: the video could not be measured: {exc}", file=sys.stderr)
+        return None
+    return measured
 
 
 def _request(prompt: str | None, params: dict[str, Any]) -> VideoRequest:
@@ -315,7 +417,7 @@ def _request(prompt: str | None, params: dict[str, Any]) -> VideoRequest:
         prompt=prompt,
         video=params.pop("video_id", None),
         video_url=params.pop("video_url", None),
-        options={key: params.pop(key) for key in list(params) if key in _REQUEST_FIELDS},
+        options={key: params.pop(key) for key in list(params) if key in REQUEST_FIELDS},
         unknown=params,
     )
 
@@ -332,42 +434,6 @@ def _check_sync(params: dict[str, Any]) -> None:
         "luma_nb.notebook.default_client().generate(..., sync=True)",
         field="sync",
     )
-
-
-def _refuse(params: dict[str, Any], refusals: dict[str, str]) -> None:
-    """Refuse, with the reason, a keyword the Client takes but this helper does not."""
-    for name in sorted(params):
-        if name in refusals:
-            raise ValidationError(f"{name}= is not taken here: {refusals[name]}", field=name)
-
-
-_REQUEST_FIELDS = (
-    "aspect_ratio",
-    "loop",
-    "enhancement",
-    "start_image_url",
-    "end_image_url",
-    "callback_url",
-    "timeout",
-)
-_NO_WAIT = (
-    "luma_nb.submit does not wait; use luma_nb.generate/extend, or "
-    "luma_nb.notebook.default_client().wait(task, {name}=...)"
-)
-_SUBMIT_REFUSALS = {
-    "max_wait": _NO_WAIT.format(name="max_wait"),
-    "on_update": _NO_WAIT.format(name="on_update"),
-}
-_GENERATE_REFUSALS = {
-    "action": "luma_nb.generate always generates; use luma_nb.extend(...) to continue a video",
-    "video_id": "generate makes a new video; continue one with luma_nb.extend(video_id=...)",
-    "video_url": "generate makes a new video; continue one with luma_nb.extend(video_url=...)",
-    "parent": "a generated video starts a chain; luma_nb.extend records its parent itself",
-}
-_EXTEND_REFUSALS = {
-    "action": "luma_nb.extend always extends; use luma_nb.generate(...) for a new video",
-    "parent": "luma_nb.extend records the parent itself, from the video it continues",
-}
 
 
 def _submit(

@@ -389,6 +389,9 @@ async def test_a_saved_notebook_keeps_a_snapshot_of_the_results(
     assert updated[-1][1] == key
     assert html.count("<video") == 1 and "data:video/mp4;base64," in html
     assert "a quiet harbour at dawn" in html and "Prompt" in html
+    # The result's filmstrip (made from the download, off the loop) survives reopening too.
+    assert html.count('class="luma-nb-strip"') == 1 and "data:image/jpeg;base64," in html
+    assert 'class="luma-nb-strip"' in panel.results.cards[0].player.value
     assert "a quiet harbour at dawn" in text and "base64" not in text
     assert len(text.encode()) < 2048
 
@@ -459,6 +462,10 @@ async def test_history_shows_thumbnails_and_reads_an_existing_log(rig: Rig) -> N
     job = panel.submit()
     await job.future
     assert "data:image/" in all_html(panel.history.box)
+    # The prompt diff: what enhancement added, highlighted in the result card and the history.
+    assert '<ins class="luma-nb-added"' in panel.results.cards[0].html
+    history = all_html(panel.history.box)
+    assert "echoed: a field of poppies" in history and '<ins class="luma-nb-added"' in history
     # A second panel on the same log (a fresh kernel, say) lists it, and fetches the thumbnail.
     other = Panel(rig.client(cache_dir=rig.tmp / "other-cache"), luma_nb.SessionLog(rig.log.path))
     assert other.history.iterations == [job.iteration]

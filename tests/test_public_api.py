@@ -262,8 +262,8 @@ _REQUEST = [
 _LOG = ["tags", "experiment", "arm"]
 HELPER_OPTIONS = {
     "submit": ["action", "video_id", "video_url", *_REQUEST, *_LOG, "parent"],
-    "generate": [*_REQUEST, "max_wait", "on_update", *_LOG],
-    "extend": ["video_id", "video_url", *_REQUEST, "max_wait", "on_update", *_LOG],
+    "generate": [*_REQUEST, "max_wait", "on_update", "measure", *_LOG],
+    "extend": ["video_id", "video_url", *_REQUEST, "max_wait", "on_update", "measure", *_LOG],
 }
 
 

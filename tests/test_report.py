@@ -117,11 +117,12 @@ def test_session_report_embeds_every_video_and_loads_nothing_remote(
     assert "4 (3 completed, 1 failed)" in text
     assert "Simulated backend." in text
     assert f"luma_nb {luma_nb.__version__}" in text
-    # Every iteration, every parameter, the rating, note and tags.
+    # Every iteration (its id under Details), its settings, the rating, note and tags.
     rows = session.to_records()
     for row in rows:
         assert row["iteration"] in text
     assert text.count("enhancement") >= 4
+    assert len(page.all("details")) == 4
     assert "4/5" in text and "★★★★☆" in text
     assert "night" in text and "<b>tag</b>" in text
     assert "the boat reaches the sea" in text
@@ -138,7 +139,10 @@ def test_hostile_text_is_escaped(session: luma_nb.SessionLog, tmp_path: Path) ->
     _, markup = _write(session, tmp_path, title=f"Title {HOSTILE}")
     page = Page(markup)
     assert not page.all("script")
-    assert not [attrs for tag, attrs in page.tags if tag == "img"]
+    # The only pictures are the filmstrips, embedded JPEGs.
+    images = page.all("img")
+    assert len(images) == 3
+    assert all(str(image["src"]).startswith("data:image/jpeg;base64,") for image in images)
     assert not [name for _, attrs in page.tags for name in attrs if name.startswith("on")]
     text = " ".join(page.text)
     assert HOSTILE in text  # shown as text, exactly
@@ -283,6 +287,141 @@ def test_export_into_a_folder_names_the_file_after_the_session(
     assert again == path and path.read_text(encoding="utf-8").count("<video") == first.count(
         "<video"
     )
+
+
+# --------------------------------------------------------------------------- worth sending
+
+
+def test_a_reader_sees_what_was_sent_in_human_words_and_no_dead_link(
+    session: luma_nb.SessionLog, tmp_path: Path
+) -> None:
+    _, markup = _write(session, tmp_path)
+    page = Page(markup)
+    text = " ".join(page.text)
+    assert "(not sent)" not in text
+    for internal in ("video_id_sent", "video_url_sent", "start_image_url", "callback_url"):
+        assert internal not in text, internal
+    # The extend's request names the video it extended, under a human label, and links the card.
+    assert "Video extended" in text and "Extends" in text
+    assert any(a.get("href") == "#step-1" for a in page.all("a"))
+    # No link, anywhere, to the simulator's media host; the media is named as simulated.
+    hrefs = [str(a.get("href")) for a in page.all("a")]
+    assert not [h for h in hrefs if ".invalid" in h], hrefs
+    assert "media.luma-simulator.invalid" not in text
+    assert "simulated: made by luma_nb\u2019s simulator, no public address" in text
+    # The rest is folded away; what a reader needs is not.
+    visible = markup.split("<details", 1)[0]
+    assert "Settings" in visible and "16:9 · enhancement on" in visible
+
+
+def test_videos_play_at_native_size_with_their_filmstrip(
+    session: luma_nb.SessionLog, tmp_path: Path
+) -> None:
+    page = Page(_write(session, tmp_path)[1])
+    rows = [row for row in session.to_records() if row["video_url"]]
+    videos = page.all("video")
+    for video, row in zip(videos, rows, strict=True):
+        assert (video["width"], video["height"]) == (str(row["width"]), str(row["height"]))
+        assert f"max-width:{row['width']}px" in str(video["style"])  # never upscaled
+    figures = page.all("figure")
+    assert len(figures) == 3 and all(f.get("class") == "luma-nb-strip" for f in figures)
+    alts = [str(image["alt"]) for image in page.all("img")]
+    assert all(alt.startswith("Filmstrip of #") and "6 frames at 0.0" in alt for alt in alts)
+    # embed=False embeds nothing: no strip either.
+    assert not Page(report_html(session, embed=False)).all("img")
+
+
+def test_rows_only_for_fields_sent_and_links_only_where_they_resolve() -> None:
+    rows: list[dict[str, Any]] = [
+        {
+            "iteration": "it-1",
+            "state": "completed",
+            "action": "generate",
+            "prompt": "a fox",
+            "aspect_ratio": "16:9",
+            "loop": True,
+            "enhancement": False,
+            "start_image_url": "https://images.example.com/first.png",
+            "end_image_url": "http://127.0.0.1:9/last.png",
+            "callback_url": None,
+            "timeout": 30,
+            "backend": "api",
+        }
+    ]
+    page = Page(report_html(rows))
+    text = " ".join(page.text)
+    assert "Callback URL" not in text and "Video extended" not in text
+    assert "Start image" in text and "End image" in text and "Timeout 30 s" in text
+    assert "Loop on" in text and "Enhancement off" in text
+    assert "16:9 · loop · enhancement off · start image · end image" in text
+    hrefs = [str(a.get("href")) for a in page.all("a")]
+    assert "https://images.example.com/first.png" in hrefs
+    assert not [h for h in hrefs if "127.0.0.1" in h]  # shown as text, said to be private
+    assert "(not a public address)" in text
+
+
+def test_measured_values_show_on_the_card_and_every_metric_in_details() -> None:
+    row: dict[str, Any] = {
+        "iteration": "it-1",
+        "state": "completed",
+        "action": "generate",
+        "prompt": "x",
+        "loop": True,
+        "metric_motion": 3.2,
+        "metric_sharpness": 812.7,
+        "metric_loop_seam": 0.41,
+        "metric_flicker": float("nan"),  # not measured: no term
+        "metric_cuts": 0,
+        "duration": 5.0,
+        "fps": 24.0,
+        "bitrate": 238_000,
+    }
+    markup = report_html([row])
+    visible = markup.split("<details", 1)[0]
+    text = " ".join(Page(visible).text)
+    assert "Measured" in text
+    assert "5.0 s · 24 fps · 238 kbit/s · motion 3.20 · sharpness 813 · loop seam 0.41" in text
+    assert "flicker" not in text
+    details = " ".join(Page(markup.split("<details", 1)[1]).text)
+    assert "Measured from the file" in details and "Loop seam 0.41" in details
+    assert "Scene cuts 0" in details and "Bitrate 238 kbit/s" in details
+    # A row that was never measured says nothing about it.
+    assert "Measured" not in report_html([{"iteration": "it-2", "state": "completed"}])
+
+
+def test_one_clock_for_every_date() -> None:
+    rows: list[dict[str, Any]] = [
+        {
+            "iteration": "it-1",
+            "state": "completed",
+            "backend": "simulator",
+            "submitted_at": 1_700_000_000.0,
+            "finished_at": 1_700_000_004.0,
+            "elapsed": 136.0,
+        }
+    ]
+    text = " ".join(Page(report_html(rows)).text)
+    assert text.count("Dates are local time (UTC") == 1
+    from datetime import datetime
+
+    local = datetime.fromtimestamp(1_700_000_000).strftime("%Y-%m-%d %H:%M:%S")
+    assert f"Submitted {local}" in text
+    assert "2 min 16 s (simulated)" in text  # durations on the simulator's clock say so
+    assert "+00:00" not in text.replace("(UTC+00:00)", "")  # no per-date zone, one clock
+
+
+def test_the_parts_compose_another_report(session: luma_nb.SessionLog) -> None:
+    from luma_nb.render.page import columns, page, section
+    from luma_nb.report import iteration_cards, report_parts
+
+    rows = session.to_records()[:2]
+    cards, media = iteration_cards(rows, titles=["Arm A", None])
+    assert len(cards) == len(media) == 2 and all(m.embedded for m in media)
+    parts = report_parts(rows, title="Study <x>")
+    markup = page(parts.title, parts.header + section("Block 1", columns(cards)))
+    text = " ".join(Page(markup).text)
+    assert "Study <x>" in text and "Arm A" in text and "#2 · extend" in text
+    assert markup.count("luma-nb-strip") == 2 and "Content-Security-Policy" in markup
 
 
 def _chromium_missing() -> str | None:

@@ -1,7 +1,9 @@
 """The history: this session's recent iterations, read from the session log, newest first.
 
-Each row shows a thumbnail, the prompt, what was asked (aspect ratio, flags) and how it went
-(state, rating); its Restore button puts the iteration's settings back into the form.
+Each row shows a thumbnail, the prompt, what the service added to it (the echo as a word
+diff, two lines at most, when enhancement rewrote it), what was asked (aspect ratio, flags)
+and how it went (state, rating); its Restore button puts the iteration's settings back into
+the form.
 """
 
 from __future__ import annotations
@@ -13,11 +15,28 @@ import ipywidgets as widgets
 
 from luma_nb._html import esc
 from luma_nb.panel._media import thumbnail_html
+from luma_nb.render.diff import diff_markup
 
 __all__ = ["History"]
 
 #: How many iterations the history shows (the log keeps them all).
 RECENT = 12
+# Two lines of the echo at most (inline: a sanitiser may strip the sheet); its title has it all.
+_ECHO_STYLE = (
+    "display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden;"
+    "overflow-wrap:anywhere"
+)
+
+
+def _echo(row: dict[str, Any]) -> str:
+    """The echoed prompt as a diff of the one sent, when the service rewrote it."""
+    sent, echoed = row.get("prompt"), row.get("echoed_prompt")
+    if not isinstance(sent, str) or not isinstance(echoed, str) or not echoed or sent == echoed:
+        return ""
+    return (
+        f'<div class="luma-nb-history-echo luma-nb-muted" title="{esc(echoed)}" '
+        f'style="{_ECHO_STYLE}">echoed: {diff_markup(sent, echoed)}</div>'
+    )
 
 
 def _summary(row: dict[str, Any]) -> str:
@@ -42,7 +61,8 @@ def _summary(row: dict[str, Any]) -> str:
         facts.append(f"{row['rating']}/5")
     return (
         f'<div class="luma-nb-history-prompt" title="{esc(prompt or "")}">{esc(title)}</div>'
-        f'<div class="luma-nb-muted">{esc(" · ".join(facts))}</div>'
+        + _echo(row)
+        + f'<div class="luma-nb-muted">{esc(" · ".join(facts))}</div>'
     )
 
 

@@ -7,11 +7,13 @@ asynchronous, and its cache folder its own — and handed to
 :func:`luma_nb.render.media.place` as the item's saved copy. The renderer never fetches for
 the panel (``fetch=False``): a blocking download must not run on the kernel's event loop.
 What may be embedded is :mod:`luma_nb._media_policy`'s decision; before downloading a URL for
-the page, ask :func:`may_fetch`.
+the page, ask :func:`may_fetch`. A result's filmstrip is made from the downloaded file in a
+worker thread (decoding must not hold the kernel's event loop either).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
@@ -22,12 +24,14 @@ from luma_nb.errors import LumaError
 from luma_nb.models import Video
 from luma_nb.panel._messages import human_message
 from luma_nb.render.card import video_card
+from luma_nb.render.filmstrip import local_filmstrip
 from luma_nb.render.markup import picture
 from luma_nb.render.media import needs_embedding, place
 
 if TYPE_CHECKING:
     from luma_nb.panel._calls import Calls
     from luma_nb.session_log import SessionLog
+    from luma_nb.video_metrics import Filmstrip
 
 __all__ = ["card_html", "may_fetch", "result_card", "source", "thumbnail_html"]
 
@@ -42,11 +46,16 @@ def source(url: str | None, local: Path | None, family: str) -> str | None:
     return place(url, family, saved=local, fetch=False).src
 
 
-def card_html(video: Video, video_file: Path | None, poster_file: Path | None) -> str:
+def card_html(
+    video: Video,
+    video_file: Path | None,
+    poster_file: Path | None,
+    strip: Filmstrip | None = None,
+) -> str:
     """The shared video card, embedding the panel's downloads where the browser needs them."""
     if video_file is not None:
         video = dataclasses.replace(video, media_path=str(video_file))
-    return video_card(video, saved_poster=poster_file, fetch=False)
+    return video_card(video, saved_poster=poster_file, fetch=False, filmstrip=strip)
 
 
 def thumbnail_html(src: str | None, *, width: int = 96) -> str:
@@ -84,4 +93,5 @@ async def result_card(
         except LumaError:
             poster_file = None  # a poster is cosmetic: the player works without it
         keep_poster(thumb, poster_file)
-    return card_html(video, video_file, poster_file), note
+    strip = await asyncio.to_thread(local_filmstrip, video_file) if video_file else None
+    return card_html(video, video_file, poster_file, strip), note

@@ -13,14 +13,24 @@ Modules, one job each (import what you need; nothing here imports IPython or ipy
     The one card builder and its parts (head and badges, player, prompts sent and echoed,
     facts, error, rating, labels), from which each view picks what it needs.
 ``filmstrip``
-    The filmstrip part: a video's evenly spaced frames as one embedded, inert picture.
+    The filmstrip part: a video's evenly spaced frames as one embedded, inert picture, made
+    once from the cached file (never downloaded for it).
+``measured``
+    Measured values in a card: the key metrics on one line, every metric in a list.
+``diff``
+    The echoed prompt as a word diff of the one sent.
+``row_card``
+    The card of one session-log row as a reader wants it (details folded away), and the
+    overview table: the reports and ``history(cards=True)``.
+``page``
+    Standalone pages: the shell (CSP, styles), sections, columns, dates, the atomic writer.
 ``text``
     The one ``text/plain`` renderer: short (under 2 KB), terminal-safe, never media data.
-``row``
-    The one adapter from a session-log row to a :class:`~luma_nb.models.Video`.
+``adapt``
+    The one adapter from a session-log row (or a task) to a :class:`~luma_nb.models.Video`.
 ``frontend``
     The one "are we in a notebook" check and the display helpers built on it.
 
-The views built on it: :mod:`luma_nb.display` (cards, ``show``, ``grid``), :mod:`luma_nb.report`,
-:mod:`luma_nb.chain`, the panel's results and the experiment's review.
+The views built on it: :mod:`luma_nb.display` (cards, ``show``, ``grid``, the session's cards),
+:mod:`luma_nb.report`, :mod:`luma_nb.chain`, the panel's results and the experiment's review.
 """

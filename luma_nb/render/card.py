@@ -1,7 +1,8 @@
 """The one card builder, and the parts a view picks from to compose its cards.
 
 A card is a head (a title and badges), then the parts a view asks for, in a fixed order:
-the player (with the note saying why a video is linked or missing), an error block, a status
+the player (with the note saying why a video is linked or missing), the filmstrip (the
+video's frames as one picture, :mod:`luma_nb.render.filmstrip`), an error block, a status
 sentence, the facts (a ``<dl>``: prompts sent and echoed, size, ids, timings, rating,
 labels...) and titled sections of further facts. The notebook card, the panel's results, the
 grid, the blind review, the chain timeline and the standalone report all call :func:`card`;
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from luma_nb._durations import (
     duration_text,
@@ -33,8 +35,13 @@ from luma_nb._html import esc
 from luma_nb.models import Task, TaskState, Video
 from luma_nb.render.adapt import video_of_task
 from luma_nb.render.diff import diff_markup
+from luma_nb.render.filmstrip import filmstrip_part, strip_for
 from luma_nb.render.markup import note, player, style
+from luma_nb.render.measured import key_metrics_fact
 from luma_nb.render.media import Media, describe_error, place
+
+if TYPE_CHECKING:
+    from luma_nb.video_metrics import Filmstrip
 
 __all__ = [
     "Fact",
@@ -206,10 +213,13 @@ def card(
     *,
     media: Media | None = None,
     loop: bool = False,
+    size: tuple[object, object] | None = None,
+    filmstrip: str = "",
     error: str = "",
     status: str | None = None,
     rows: Sequence[Fact] = (),
     sections: Sequence[tuple[str, Sequence[Fact]]] = (),
+    folded: Sequence[tuple[str, Sequence[Fact]]] = (),
     side_by_side: bool = False,
     element: str = "div",
     element_id: str | None = None,
@@ -221,8 +231,11 @@ def card(
     ----------
     title, badges
         The head: the title and badge markup (from :func:`badge` and its kin).
-    media, loop
-        The player (see :func:`luma_nb.render.markup.player`) and its note.
+    media, loop, size
+        The player (see :func:`luma_nb.render.markup.player`; ``size`` is the video's
+        ``(width, height)``, which it is never stretched beyond) and its note.
+    filmstrip
+        Markup from :func:`luma_nb.render.filmstrip.filmstrip_part`, under the player.
     error
         Markup from :func:`error_block`.
     status
@@ -231,6 +244,9 @@ def card(
         Facts, as ``(label, markup)`` pairs.
     sections
         Further ``(heading, facts)`` groups, after the facts.
+    folded
+        Groups like ``sections``, folded away under a "Details" toggle (``<details>``: no
+        script, and a static page opens it too).
     side_by_side
         Put the player and the facts next to each other where there is room.
     element, element_id
@@ -239,13 +255,19 @@ def card(
     with_style
         Prefix the shared ``<style>`` (a grid or a page includes it once instead).
     """
-    clip = (player(media, loop=loop) + note(media)) if media is not None else ""
+    clip = (player(media, loop=loop, size=size) + note(media)) if media is not None else ""
+    clip += filmstrip
     body = [error]
     if status is not None:
         body.append(f'<div class="luma-nb-status">{esc(status)}</div>')
     body.append(facts(rows))
     for heading, group in sections:
         body.append(f"<h3>{esc(heading)}</h3>{facts(group)}")
+    inside = "".join(f"<h3>{esc(heading)}</h3>{facts(group)}" for heading, group in folded if group)
+    if inside:
+        body.append(
+            f'<details class="luma-nb-details"><summary>Details</summary>{inside}</details>'
+        )
     details = "".join(body)
     if side_by_side and clip:
         # Inline styles: the layout survives a sanitiser that strips the <style> block.
@@ -284,12 +306,20 @@ def video_card(
     with_style: bool = True,
     saved_poster: str | os.PathLike[str] | None = None,
     fetch: bool = True,
+    filmstrip: bool | Filmstrip | None = False,
+    metrics: object = None,
 ) -> str:
     """The card of a finished video: player, prompts sent and echoed, size, ids, backend.
 
     The notebook card, the grid, the panel's results and the blind review (given a blind
     video) all show a video with this card. ``saved_poster`` and ``fetch`` are passed to
     :func:`~luma_nb.render.media.place` (the panel downloads on its own).
+
+    ``filmstrip=True`` adds the video's filmstrip when its file is in the media cache (made
+    once, never downloaded for it; none with ``embed=False``), or pass a ready
+    :class:`~luma_nb.video_metrics.Filmstrip`. ``metrics`` (a
+    :class:`~luma_nb.video_metrics.VideoMetrics` or a mapping of ``metric_*`` columns) adds
+    the key measured values.
     """
     media = place(
         video.video_url,
@@ -313,6 +343,7 @@ def video_card(
         rows.append(("Size", esc(size)))
     if request is not None and request.action == "extend":
         rows.append(("Extends", mono(request.video_id or request.video_url or "?")))
+    rows += key_metrics_fact(metrics)
     for name, value in (
         ("Video id", video.video_id),
         ("Task id", video.task_id),
@@ -320,11 +351,18 @@ def video_card(
     ):
         if value:
             rows.append((name, mono(value)))
+    strip: Filmstrip | None = None
+    if filmstrip is True and embed is not False:
+        strip = strip_for(video.video_url, saved=video.media_path, backend=video.backend)
+    elif filmstrip is not True and filmstrip:
+        strip = filmstrip
     return card(
         label or "Luma video",
         badges,
         media=media,
         loop=bool(request is not None and request.loop),
+        size=(video.width, video.height),
+        filmstrip=filmstrip_part(strip, label=label or "the video"),
         rows=rows,
         with_style=with_style,
     )
@@ -337,11 +375,23 @@ def task_card(
     label: str | None = None,
     elapsed: float | None = None,
     with_style: bool = True,
+    filmstrip: bool = False,
+    metrics: object = None,
 ) -> str:
-    """The card of a task: its state while running, the error when failed, the video when done."""
+    """The card of a task: its state while running, the error when failed, the video when done.
+
+    ``filmstrip`` and ``metrics`` are :func:`video_card`'s, for a completed task.
+    """
     video = video_of_task(task)
     if video is not None:
-        return video_card(video, embed=embed, label=label, with_style=with_style)
+        return video_card(
+            video,
+            embed=embed,
+            label=label,
+            with_style=with_style,
+            filmstrip=filmstrip,
+            metrics=metrics,
+        )
     state_word = task.state.value
     if task.state is TaskState.UNKNOWN and task.raw_state:
         state_word = task.raw_state

@@ -59,6 +59,9 @@ overflow-wrap:anywhere}
 .luma-nb-note{border-left:3px solid #c69026;background:rgba(198,144,38,.10)}
 .luma-nb-error{border-left:3px solid #e5534b;background:rgba(229,83,75,.10)}
 .luma-nb-note a,.luma-nb-card a{color:var(--jp-content-link-color,#3b82f6)}
+.luma-nb-card h3{font-size:12px;font-weight:600;margin:10px 0 2px;opacity:.8}
+.luma-nb-details{margin-top:8px}
+.luma-nb-details>summary{cursor:pointer;opacity:.8}
 .luma-nb-grid{display:grid;gap:12px;align-items:start}
 .luma-nb-grid .luma-nb-card{max-width:none;margin:0}
 """.replace("\n", "")
@@ -69,8 +72,16 @@ def style(extra: str = "") -> str:
     return f"<style>{CSS}{extra}</style>"
 
 
-def player(media: Media, *, loop: bool = False) -> str:
-    """A ``<video controls>`` element for ``media``, or ``""`` when it has no source."""
+def _pixels(value: object) -> int | None:
+    return value if type(value) is int and 0 < value <= 100_000 else None
+
+
+def player(media: Media, *, loop: bool = False, size: tuple[object, object] | None = None) -> str:
+    """A ``<video controls>`` element for ``media``, or ``""`` when it has no source.
+
+    ``size`` is the video's ``(width, height)`` in pixels, when known: the player is then at
+    most that wide (never upscaled into black bars) and reserves its box before loading.
+    """
     if media.src is None:
         return ""
     attrs = [f'src="{esc(media.src)}"']
@@ -78,10 +89,16 @@ def player(media: Media, *, loop: bool = False) -> str:
         attrs.append(f'poster="{esc(media.poster)}"')
     if loop:
         attrs.append("loop")
+    width, height = (_pixels(size[0]), _pixels(size[1])) if size is not None else (None, None)
+    # Inline styles: the player keeps inside its box where a sanitiser strips the sheet.
+    box = "max-width:100%"
+    if width and height:
+        attrs.append(f'width="{width:d}" height="{height:d}"')
+        box = f"width:100%;max-width:{width:d}px;height:auto"
     return (
         '<video class="luma-nb-player" controls preload="metadata" playsinline '
         + " ".join(attrs)
-        + ' style="max-width:100%">Your browser cannot play this video.</video>'
+        + f' style="{box}">Your browser cannot play this video.</video>'
     )
 
 

@@ -4,8 +4,9 @@ JupyterLab at 660 px with its file browser open leaves about 330 px to the noteb
 the test checks the element boxes: no element of the panel reaches out of the panel, the
 output area does not scroll sideways, and the controls people need (Enhancement, a job's
 Cancel and task id, Local file, Restore) are whole: inside the panel and the viewport, their
-text not cut. At 1600 px the results sit side by side in a grid. Screenshots of both widths,
-in the light and the dark theme, go to ``artifacts/browser/``.
+text not cut, and each result's filmstrip inside its card. At 1600 px the results sit side by
+side in a grid. Screenshots of both widths, in the light and the dark theme, go to
+``artifacts/browser/``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 NOTEBOOK = "02_panel.ipynb"
 
 _NOTEBOOK_WIDTH = "() => document.querySelector('.jp-Notebook').getBoundingClientRect().width"
+
+
+# Each result's filmstrip: whole (decoded) and inside its card at any width.
+_STRIPS = """
+() => Array.from(document.querySelectorAll('.luma-nb-panel .luma-nb-result .luma-nb-strip img'))
+  .map((i) => {
+    const r = i.getBoundingClientRect(), card = i.closest('.luma-nb-card').getBoundingClientRect();
+    return i.naturalWidth > 0 && r.width > 0
+      && r.left >= card.left - 1 && r.right <= card.right + 1;
+  })
+"""
 
 
 def _theme(page: Any, name: str) -> None:
@@ -57,6 +69,8 @@ def test_the_panel_fits_330_px_and_uses_1600_px(lab_page: Any, artifacts: Path) 
         page.wait_for_timeout(300)
         problems = page.evaluate(CUT)
         assert not problems, "\n".join(problems)
+        strips = page.evaluate(_STRIPS)
+        assert len(strips) >= 2 and all(strips), strips  # each result's filmstrip, inside it
         panel.scroll_into_view_if_needed()
         panel.screenshot(path=str(artifacts / f"panel-330px-{word}.png"))
     _theme(page, "JupyterLab Light")

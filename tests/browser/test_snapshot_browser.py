@@ -3,10 +3,10 @@
 The panel displays a static ``text/html`` snapshot beside its widget and updates it by display
 id as jobs finish and ratings are saved; while the widget is live, the widget's stylesheet
 hides that copy. The test runs the panel notebook in JupyterLab, rates the result by clicking,
-saves, shuts the kernel down and reopens the notebook: the snapshot (video, prompts, rating)
-is on the page and its video plays, in the light and the dark theme. The saved file is then
-converted with ``jupyter nbconvert --to html`` and opened untrusted (a changed file): the
-results are still there.
+saves, shuts the kernel down and reopens the notebook: the snapshot (video, filmstrip,
+prompts, rating) is on the page, its filmstrip decoded and its video plays, in the light and
+the dark theme. The saved file is then converted with ``jupyter nbconvert --to html`` and
+opened untrusted (a changed file): the results are still there.
 """
 
 from __future__ import annotations
@@ -77,6 +77,15 @@ _SNAPSHOT_BOX = """
 """
 
 
+_STRIPS = """
+(selector) => Array.from(document.querySelectorAll(selector + ' .luma-nb-strip img')).map((i) => {
+  const r = i.getBoundingClientRect(), card = i.closest('.luma-nb-card').getBoundingClientRect();
+  return {decoded: i.complete && i.naturalWidth > 0,
+          inside: r.left >= card.left - 1 && r.right <= card.right + 1};
+})
+"""
+
+
 def _leave_and_shut_down(lab_page: Any, jupyter_lab: Any) -> None:
     # Leave the page before the kernels die: a live widget view torn down by a dying
     # kernel makes jupyterlab-manager itself throw (removeChild), which is not ours.
@@ -127,6 +136,9 @@ def test_reopened_panel_notebook_shows_the_snapshot(
     assert videos[0]["src"].startswith("data:video/mp4;base64,"), videos
     played = lab_page.play(f"{SNAPSHOT} video")
     assert played["currentTime"] > 0 and played["error"] is None, played
+    # The filmstrip shows the motion with no kernel: an embedded picture that decodes.
+    strips = page.evaluate(_STRIPS, SNAPSHOT)
+    assert strips and all(s["decoded"] and s["inside"] for s in strips), strips
     snapshot.scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "snapshot-reopened-light.png"))
 
@@ -164,6 +176,7 @@ def test_reopened_panel_notebook_shows_the_snapshot(
     )
     converted = html_path.read_text(encoding="utf-8")
     assert "luma-nb-snapshot" in converted and "data:video/mp4;base64," in converted
+    assert 'class="luma-nb-strip"' in converted and "data:image/jpeg;base64," in converted
 
     # Untrusted: a changed file loses its signature; the sanitised snapshot still reads.
     notebook = json.loads(saved.read_text(encoding="utf-8"))
