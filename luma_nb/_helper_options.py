@@ -24,7 +24,7 @@ from typing import Any, Literal, TypedDict, TypeVar
 
 from luma_nb._values import shown
 from luma_nb.errors import ConfigError, ValidationError
-from luma_nb.models import Task, Video
+from luma_nb.models import REQUEST_OPTIONS, Task, Video
 
 __all__ = [
     "EXTEND_REFUSALS",
@@ -193,15 +193,7 @@ def refuse(params: dict[str, Any], refusals: dict[str, str]) -> None:
 
 
 #: The request fields a helper passes on to the request (the rest are the helpers' own).
-REQUEST_FIELDS = (
-    "aspect_ratio",
-    "loop",
-    "enhancement",
-    "start_image_url",
-    "end_image_url",
-    "callback_url",
-    "timeout",
-)
+REQUEST_FIELDS = REQUEST_OPTIONS
 _NO_WAIT = (
     "luma_nb.submit does not wait; use luma_nb.generate/extend, or "
     "luma_nb.notebook.default_client().wait(task, {name}=...)"
