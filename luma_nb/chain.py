@@ -52,13 +52,13 @@ from luma_nb.render.card import (
     error_block,
     generation_fact,
     head,
-    mono,
     prompt_facts,
     state_badge,
 )
-from luma_nb.render.filmstrip import filmstrip_part, strip_for
+from luma_nb.render.filmstrip import filmstrip_part, row_strip
 from luma_nb.render.markup import RichView, note, player, style
 from luma_nb.render.measured import key_metrics_fact
+from luma_nb.render.row_card import ID_FIELDS, id_facts
 
 if TYPE_CHECKING:
     from luma_nb.session_log import SessionLog
@@ -256,20 +256,8 @@ class Timeline(RichView):
         rows += generation_fact(_seconds(row), row.get("backend"))
         if index > 0:
             rows.append(("Extends", esc(f"step {index}")))
-        for label, key in (
-            ("Iteration", "iteration"),
-            ("Task id", "task_id"),
-            ("Video id", "video_id"),
-            ("Trace id", "trace_id"),
-        ):
-            value = _text(row.get(key))
-            if value:
-                rows.append((label, mono(value)))
-        strip = None
-        if self.embed is not False and _text(row.get("video_url")):
-            strip = strip_for(
-                row["video_url"], saved=row.get("media_path"), backend=row.get("backend")
-            )
+        rows += id_facts(row, ID_FIELDS[:4])
+        strip = row_strip(row) if self.embed is not False else None
         label = _step_label(index, total, row)
         return card(
             label,

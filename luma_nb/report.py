@@ -54,7 +54,7 @@ from luma_nb._version import __version__
 from luma_nb.errors import ValidationError
 from luma_nb.render.adapt import media_of_row, records_of
 from luma_nb.render.card import Fact, facts, mono
-from luma_nb.render.filmstrip import filmstrips_available, strip_for
+from luma_nb.render.filmstrip import filmstrips_available, row_strip
 from luma_nb.render.media import Media, embed_limit
 from luma_nb.render.page import clock_note, date_text, page, section, write_page
 from luma_nb.render.row_card import iteration_card, overview_table
@@ -143,11 +143,7 @@ def iteration_cards(
     cards, media = [], []
     for index, row in enumerate(rows):
         placed = media_of_row(row, embed=embed, standalone=True)
-        strip = None
-        if embed is not False and _text(row.get("video_url")):
-            strip = strip_for(
-                row["video_url"], saved=row.get("media_path"), backend=row.get("backend")
-            )
+        strip = row_strip(row) if embed is not False else None
         title = titles[index] if titles is not None and index < len(titles) else None
         cards.append(
             iteration_card(

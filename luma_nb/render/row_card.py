@@ -41,7 +41,9 @@ if TYPE_CHECKING:
     from luma_nb.video_metrics import Filmstrip
 
 __all__ = [
+    "ID_FIELDS",
     "anchor",
+    "id_facts",
     "iteration_card",
     "overview_table",
     "request_facts",
@@ -183,21 +185,31 @@ def _result(row: Mapping[str, Any]) -> list[Fact]:
     return result
 
 
-def _identifiers(row: Mapping[str, Any]) -> list[Fact]:
+#: The ids a card lists, under a reader's name, in order (a view may take the first few).
+ID_FIELDS: tuple[tuple[str, str], ...] = (
+    ("Iteration", "iteration"),
+    ("Task id", "task_id"),
+    ("Video id", "video_id"),
+    ("Trace id", "trace_id"),
+    ("Parent iteration", "parent"),
+    ("Session", "session"),
+    ("Experiment", "experiment"),
+    ("Arm", "arm"),
+)
+
+
+def id_facts(row: Mapping[str, Any], fields: Sequence[tuple[str, str]] = ID_FIELDS) -> list[Fact]:
+    """Each of ``fields`` (``(label, key)`` pairs) that the row holds, in the code font."""
     ids: list[Fact] = []
-    for label, key in (
-        ("Iteration", "iteration"),
-        ("Task id", "task_id"),
-        ("Video id", "video_id"),
-        ("Trace id", "trace_id"),
-        ("Parent iteration", "parent"),
-        ("Session", "session"),
-        ("Experiment", "experiment"),
-        ("Arm", "arm"),
-    ):
+    for label, key in fields:
         value = _text(row.get(key))
         if value:
             ids.append((label, mono(value)))
+    return ids
+
+
+def _identifiers(row: Mapping[str, Any]) -> list[Fact]:
+    ids = id_facts(row)
     version = _text(row.get("toolkit_version"))
     if version:
         ids.append(("Logged by", esc(f"luma_nb {version}")))
