@@ -21,22 +21,25 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from luma_nb._html import esc
-from luma_nb.render.adapt import media_of_row
+from luma_nb.render.adapt import media_of_row, text_or_none
 from luma_nb.render.card import (
     Fact,
     backend_badge,
     badge,
-    card,
-    error_block,
     generation_fact,
     rating_fact,
     state_badge,
 )
 from luma_nb.render.diff import diff_markup, rewritten_share
-from luma_nb.render.filmstrip import filmstrip_part
 from luma_nb.render.measured import key_metrics_fact, metric_facts
 from luma_nb.render.media import Media, reachable_looking
-from luma_nb.render.row_card import ID_FIELDS, id_facts, request_facts, url_markup
+from luma_nb.render.row_card import (
+    ID_FIELDS,
+    card_of_row,
+    id_facts,
+    request_facts,
+    url_markup,
+)
 
 if TYPE_CHECKING:
     from luma_nb.video_metrics import Filmstrip
@@ -47,10 +50,6 @@ _UNREACHABLE = (
     "Not embedded (embed=False), and its URL cannot be opened in a browser: it is a "
     "simulated video, served only inside luma_nb."
 )
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def arm_column(
@@ -77,8 +76,8 @@ def arm_column(
     embed : bool or None
         As for :func:`luma_nb.render.media.place` (``standalone`` always).
     """
-    state = _text(record.get("state")) or "unknown"
-    backend = _text(record.get("backend"))
+    state = text_or_none(record.get("state")) or "unknown"
+    backend = text_or_none(record.get("backend"))
     badges = [badge("not submitted") if state == "not_submitted" else state_badge(state)]
     if backend:
         badges.append(backend_badge(backend))
@@ -90,7 +89,7 @@ def arm_column(
     rows: list[Fact] = rating_fact(record.get("rating")) or (
         [("Rating", '<span class="luma-nb-muted">not rated</span>')] if state == "completed" else []
     )
-    note = _text(record.get("note"))
+    note = text_or_none(record.get("note"))
     if note:
         rows.append(("Note", f'<div class="luma-nb-prompt">{esc(note)}</div>'))
     rows += key_metrics_fact(record)
@@ -101,20 +100,12 @@ def arm_column(
         status = "Not submitted yet: study.run() submits it."
     elif state in ("queued", "pending", "processing", "submitting"):
         status = "Still running: study.run() waits for it."
-    body = card(
+    body = card_of_row(
+        record,
         words,
         badges,
         media=media,
-        loop=record.get("loop") is True,
-        size=(record.get("width"), record.get("height")),
-        filmstrip=filmstrip_part(strip, label=words),
-        error=error_block(
-            _text(record.get("error_code")),
-            _text(record.get("error_message")),
-            kind=_text(record.get("error_type")),
-            trace_id=_text(record.get("trace_id")),
-            state=state,
-        ),
+        strip=strip,
         status=status,
         rows=rows,
         folded=[
@@ -128,7 +119,7 @@ def arm_column(
 
 
 def _prompt_facts(record: Mapping[str, Any], block_prompt: str) -> list[Fact]:
-    sent, echoed = _text(record.get("prompt")), _text(record.get("echoed_prompt"))
+    sent, echoed = text_or_none(record.get("prompt")), text_or_none(record.get("echoed_prompt"))
     rows: list[Fact] = []
     if sent is not None and sent != block_prompt:
         rows.append(("Prompt sent", f'<div class="luma-nb-prompt">{esc(sent)}</div>'))
@@ -158,7 +149,7 @@ def _measured(record: Mapping[str, Any]) -> list[Fact]:
 
 def _ids(record: Mapping[str, Any]) -> list[Fact]:
     rows = id_facts(record, ID_FIELDS[:4])
-    url = _text(record.get("video_url"))
+    url = text_or_none(record.get("video_url"))
     if url is not None and record.get("backend") != "simulator" and reachable_looking(url):
         rows.append(("Original video", url_markup(url)))
     return rows
