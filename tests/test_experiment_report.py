@@ -246,3 +246,21 @@ def test_without_embedding_a_simulated_video_is_named_not_linked(
     tree = _parse(page)
     assert not tree.root.find_all("video") and ".invalid" not in page
     assert page.count("it is a simulated video, served only inside luma_nb") == 8
+
+
+def test_the_report_shows_the_filmstrips_measuring_made_without_decoding_again(
+    study: Experiment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import luma_nb.video_metrics as video_metrics
+
+    made = sorted(p.name for p in tmp_path.rglob("filmstrips/*.jpg"))
+    assert len(made) == 8  # one per video, made while the run measured it
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the report decoded a video again")
+
+    monkeypatch.setattr(video_metrics, "decode_pass", no_decoding)
+    page = study.export_html(tmp_path / "again.html").read_text(encoding="utf-8")
+    strips = _parse(page).root.find_all("figure", "luma-nb-strip")
+    assert len(strips) == 8
+    assert sorted(p.name for p in tmp_path.rglob("filmstrips/*.jpg")) == made
