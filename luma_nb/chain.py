@@ -42,23 +42,21 @@ from luma_nb._html import clean_text, esc
 from luma_nb.errors import ValidationError
 from luma_nb.models import Video
 from luma_nb.render import text as plain
-from luma_nb.render.adapt import media_of_row
+from luma_nb.render.adapt import media_of_row, text_or_none
 from luma_nb.render.card import (
     Fact,
     backend_badge,
     badge,
     broken,
-    card,
-    error_block,
     generation_fact,
     head,
-    mono,
     prompt_facts,
     state_badge,
 )
-from luma_nb.render.filmstrip import filmstrip_part, strip_for
+from luma_nb.render.filmstrip import row_strip
 from luma_nb.render.markup import RichView, note, player, style
 from luma_nb.render.measured import key_metrics_fact
+from luma_nb.render.row_card import ID_FIELDS, card_of_row, id_facts
 
 if TYPE_CHECKING:
     from luma_nb.session_log import SessionLog
@@ -148,10 +146,6 @@ def _chain_rows(log: SessionLog, iteration: str | Video | None) -> list[dict[str
     return log.lineage(iteration)
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _seconds(row: Mapping[str, Any]) -> float | None:
     return seconds_or_none(row.get("elapsed"))
 
@@ -166,7 +160,7 @@ def _chain_time(rows: Sequence[Mapping[str, Any]]) -> str | None:
 
 
 def _step_label(index: int, total: int, row: Mapping[str, Any]) -> str:
-    action = _text(row.get("action")) or "step"
+    action = text_or_none(row.get("action")) or "step"
     return f"Step {index + 1} of {total} · {action}"
 
 
@@ -175,7 +169,9 @@ def _origin_note(rows: Sequence[Mapping[str, Any]]) -> str:
     first = rows[0] if rows else None
     if first is None or first.get("action") != "extend":
         return ""
-    sent = _text(first.get("video_id_sent")) or _text(first.get("video_url_sent")) or "?"
+    sent = (
+        text_or_none(first.get("video_id_sent")) or text_or_none(first.get("video_url_sent")) or "?"
+    )
     return (
         '<div class="luma-nb-note">The chain starts with an extend of a video that is not in '
         f'this session: <span class="luma-nb-mono">{esc(sent)}</span>.</div>'
@@ -215,7 +211,7 @@ class Timeline(RichView):
 
     def _html(self) -> str:
         total = len(self.rows)
-        backends = {_text(row.get("backend")) for row in self.rows} - {None}
+        backends = {text_or_none(row.get("backend")) for row in self.rows} - {None}
         badges = [badge(f"{total} step" + ("s" if total != 1 else ""))]
         badges += [backend_badge(b) for b in sorted(b for b in backends if b)]
         intro = ""
@@ -241,7 +237,7 @@ class Timeline(RichView):
 
     def _step(self, index: int, total: int, row: Mapping[str, Any]) -> str:
         media = media_of_row(row, embed=self.embed, standalone=False)
-        badges = [state_badge(_text(row.get("state")) or "unknown")]
+        badges = [state_badge(text_or_none(row.get("state")) or "unknown")]
         if media.embedded:
             badges.append(badge("embedded"))
         if index == total - 1 and total > 1:
@@ -256,29 +252,15 @@ class Timeline(RichView):
         rows += generation_fact(_seconds(row), row.get("backend"))
         if index > 0:
             rows.append(("Extends", esc(f"step {index}")))
-        for label, key in (
-            ("Iteration", "iteration"),
-            ("Task id", "task_id"),
-            ("Video id", "video_id"),
-            ("Trace id", "trace_id"),
-        ):
-            value = _text(row.get(key))
-            if value:
-                rows.append((label, mono(value)))
-        strip = None
-        if self.embed is not False and _text(row.get("video_url")):
-            strip = strip_for(
-                row["video_url"], saved=row.get("media_path"), backend=row.get("backend")
-            )
+        rows += id_facts(row, ID_FIELDS[:4])
+        strip = row_strip(row) if self.embed is not False else None
         label = _step_label(index, total, row)
-        return card(
+        return card_of_row(
+            row,
             label,
             badges,
             media=media,
-            loop=row.get("loop") is True,
-            size=(row.get("width"), row.get("height")),
-            filmstrip=filmstrip_part(strip, label=label),
-            error=error_block(_text(row.get("error_code")), _text(row.get("error_message"))),
+            strip=strip,
             rows=rows,
             side_by_side=True,
             element="li",
@@ -290,14 +272,14 @@ class Timeline(RichView):
         total = len(self.rows)
         lines = [f"Extend chain · {total} step" + ("s" if total != 1 else "")]
         for index, row in enumerate(self.rows):
-            state = _text(row.get("state")) or "unknown"
+            state = text_or_none(row.get("state")) or "unknown"
             elapsed = _seconds(row)
             took = (
                 f" · {generation_text(elapsed, row.get('backend'))}" if elapsed is not None else ""
             )
             lines.append(f"  {_step_label(index, total, row)} · {state}{took}")
             lines.append(f"    prompt sent    {plain.short(row.get('prompt') or '(none)')}")
-            if _text(row.get("echoed_prompt")):
+            if text_or_none(row.get("echoed_prompt")):
                 lines.append(f"    prompt echoed  {plain.short(row['echoed_prompt'])}")
             lines.append(f"    iteration      {row.get('iteration')}  task {row.get('task_id')}")
         if total > 1:
@@ -359,7 +341,7 @@ class ChainPlayer(RichView):
         figures = []
         for position, (index, row, media) in enumerate(playable):
             caption = _step_label(index, total, row)
-            prompt = _text(row.get("prompt")) or _text(row.get("echoed_prompt"))
+            prompt = text_or_none(row.get("prompt")) or text_or_none(row.get("echoed_prompt"))
             if index == total - 1 and total > 1:
                 caption += " (the whole chain)"
             figures.append(

@@ -43,7 +43,7 @@ from luma_nb.models import Task, Video
 from luma_nb.render import text as plain
 from luma_nb.render.adapt import media_of_row
 from luma_nb.render.card import broken, card, head, task_card, video_card
-from luma_nb.render.filmstrip import strip_for
+from luma_nb.render.filmstrip import row_strip
 from luma_nb.render.frontend import in_notebook
 from luma_nb.render.markup import RichView, style
 from luma_nb.render.measured import key_metrics_text
@@ -336,11 +336,7 @@ class SessionView(RichView):
         for offset in range(len(self.rows) - 1, -1, -1):
             row = self.rows[offset]
             try:
-                strip = None
-                if self.embed is not False and isinstance(row.get("video_url"), str):
-                    strip = strip_for(
-                        row["video_url"], saved=row.get("media_path"), backend=row.get("backend")
-                    )
+                strip = row_strip(row) if self.embed is not False else None
                 media = media_of_row(row, embed=self.embed, standalone=False)
                 cells.append(
                     iteration_card(

@@ -52,9 +52,9 @@ from luma_nb._html import esc, human_bytes
 from luma_nb._media_policy import report_file_name
 from luma_nb._version import __version__
 from luma_nb.errors import ValidationError
-from luma_nb.render.adapt import media_of_row, records_of
+from luma_nb.render.adapt import media_of_row, records_of, text_or_none
 from luma_nb.render.card import Fact, facts, mono
-from luma_nb.render.filmstrip import filmstrips_available, strip_for
+from luma_nb.render.filmstrip import filmstrips_available, row_strip
 from luma_nb.render.media import Media, embed_limit
 from luma_nb.render.page import clock_note, date_text, page, section, write_page
 from luma_nb.render.row_card import iteration_card, overview_table
@@ -69,14 +69,10 @@ __all__ = [
 ]
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _distinct(rows: Sequence[Mapping[str, Any]], key: str) -> list[str]:
     seen: list[str] = []
     for row in rows:
-        value = _text(row.get(key))
+        value = text_or_none(row.get(key))
         if value and value not in seen:
             seen.append(value)
     return seen
@@ -137,17 +133,13 @@ def iteration_cards(
     _check_embed(embed)
     anchors: dict[str, int] = {}
     for index, row in enumerate(rows):
-        iteration = _text(row.get("iteration"))
+        iteration = text_or_none(row.get("iteration"))
         if iteration is not None:
             anchors.setdefault(iteration, index)
     cards, media = [], []
     for index, row in enumerate(rows):
         placed = media_of_row(row, embed=embed, standalone=True)
-        strip = None
-        if embed is not False and _text(row.get("video_url")):
-            strip = strip_for(
-                row["video_url"], saved=row.get("media_path"), backend=row.get("backend")
-            )
+        strip = row_strip(row) if embed is not False else None
         title = titles[index] if titles is not None and index < len(titles) else None
         cards.append(
             iteration_card(
@@ -187,7 +179,7 @@ class ReportParts:
 def _videos_fact(rows: Sequence[Mapping[str, Any]], media: Sequence[Media]) -> str:
     embedded = sum(m.embedded for m in media)
     linked = sum(1 for m in media if m.src is not None and not m.embedded)
-    missing = sum(1 for row in rows if _text(row.get("video_url"))) - embedded - linked
+    missing = sum(1 for row in rows if text_or_none(row.get("video_url"))) - embedded - linked
     limit = embed_limit()
     text = f"{embedded} embedded, {linked} linked" + (
         f", {missing} not available" if missing else ""
@@ -219,7 +211,7 @@ def report_parts(
         title = f"luma_nb session {sessions[0]}" if len(sessions) == 1 else "luma_nb report"
     cards, media = iteration_cards(rows, embed=embed)
 
-    states = Counter(_text(row.get("state")) or "unknown" for row in rows)
+    states = Counter(text_or_none(row.get("state")) or "unknown" for row in rows)
     counts = ", ".join(f"{count} {state}" for state, count in states.most_common())
     backends = _distinct(rows, "backend")
     words = {"simulator": "luma_nb's simulator (simulated results)", "api": "the Luma API"}

@@ -149,7 +149,7 @@ def test_each_block_shows_its_arms_side_by_side(study: Experiment, tmp_path: Pat
     widths = {r["width"] for r in records.values()}
     assert widths == {384}  # the simulator's clips: small, never to be blown up
     for block in blocks:
-        [grid] = block.find_all("div", "luma-nb-arms")
+        [grid] = block.find_all("div", "luma-nb-columns")
         columns = [c for c in grid.children if "luma-nb-study-arm" in c.classes]
         assert len(columns) == 4
         titles = [c.find_all("span", "luma-nb-title")[0].all_text() for c in columns]
@@ -157,21 +157,16 @@ def test_each_block_shows_its_arms_side_by_side(study: Experiment, tmp_path: Pat
         for column in columns:
             [video] = column.find_all("video")
             assert video.attrs["src"].startswith("data:video/mp4;base64,")
-            # Played at its native width: the column says it, the stylesheet caps there.
-            assert column.attrs["style"] == "--luma-nb-native:384px"
+            # Played at its native size (the shared player): never wider than 384 px.
+            assert (video.attrs["width"], video.attrs["height"]) == ("384", "216")
+            assert "max-width:384px" in video.attrs["style"]
             [strip] = column.find_all("figure", "luma-nb-strip")
             [image] = strip.find_all("img")
             assert image.attrs["src"].startswith("data:image/jpeg;base64,")
             assert image.attrs["alt"].startswith("Filmstrip of ")
             facts = column.all_text()
             assert "Motion" in facts and "Loop seam" in facts and "Generation time" in facts
-            assert column.find_all("details", "luma-nb-more")
-    css = re.search(r"<style>(.*?)</style>", page, re.S)
-    assert css and re.search(
-        r"\.luma-nb-study-arm \.luma-nb-player\{width:var\(--luma-nb-native,100%\);"
-        r"max-width:100%;height:auto;max-height:none\}",
-        css.group(1),
-    )
+            assert column.find_all("details", "luma-nb-details")
     # The prompt diff: the enhanced arms show what was added, the others "unchanged".
     added = tree.root.find_all("ins", "luma-nb-added")
     assert len(added) == 2 * len(PROMPTS)
@@ -242,7 +237,6 @@ def test_failed_videos_show_their_error_and_no_player(tmp_path: Path) -> None:
         assert column.find_all("div", "luma-nb-error") and not column.find_all("video")
         assert not column.find_all("figure", "luma-nb-strip")
         assert "not rated" not in column.all_text()  # nothing to rate
-        assert "style" not in column.attrs  # no size to keep
 
 
 def test_without_embedding_a_simulated_video_is_named_not_linked(
@@ -252,3 +246,21 @@ def test_without_embedding_a_simulated_video_is_named_not_linked(
     tree = _parse(page)
     assert not tree.root.find_all("video") and ".invalid" not in page
     assert page.count("it is a simulated video, served only inside luma_nb") == 8
+
+
+def test_the_report_shows_the_filmstrips_measuring_made_without_decoding_again(
+    study: Experiment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import luma_nb.video_metrics as video_metrics
+
+    made = sorted(p.name for p in tmp_path.rglob("filmstrips/*.jpg"))
+    assert len(made) == 8  # one per video, made while the run measured it
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the report decoded a video again")
+
+    monkeypatch.setattr(video_metrics, "decode_pass", no_decoding)
+    page = study.export_html(tmp_path / "again.html").read_text(encoding="utf-8")
+    strips = _parse(page).root.find_all("figure", "luma-nb-strip")
+    assert len(strips) == 8
+    assert sorted(p.name for p in tmp_path.rglob("filmstrips/*.jpg")) == made

@@ -368,8 +368,7 @@ class Experiment:
         """
         from luma_nb.experiment._report import export_study_html
 
-        cache = self._client.cache.root if self._client is not None else None
-        return export_study_html(self, path, title=title, embed=embed, cache_dir=cache)
+        return export_study_html(self, path, title=title, embed=embed)
 
     # ------------------------------------------------------------------ analysis
 

@@ -5,7 +5,9 @@ Every video a study downloads is measured at once with
 when the request sent a keyframe, how well the first (last) frame matches it — and the
 numbers go to the session log (``log.metrics``), so the tidy frame, the summary and the
 report have them, also after a restart. The filmstrip is made in the same decoding pass and
-kept in the client's media cache, where the report finds it again by the video's content.
+kept in the client's media cache (``<cache>/filmstrips/``, named by the video's content): the
+folder every view's :func:`luma_nb.render.filmstrip.local_filmstrip` looks in for a file of
+that cache, so the report, the grid and the review show it without decoding the video again.
 
 A keyframe image is fetched through the client's own download path (its media cache, the
 token only ever sent to the API's host), never by a request of our own; a URL the media

@@ -7,7 +7,7 @@ An outcome is the ratings (``"rating"``) or a measured column of the tidy record
 
 from __future__ import annotations
 
-__all__ = ["KEY_METRICS", "METRIC_PREFIX", "outcome_label", "value_text"]
+__all__ = ["METRIC_PREFIX", "outcome_label", "value_text"]
 
 #: The prefix of a measured column in the tidy records and the session log.
 METRIC_PREFIX = "metric_"
@@ -26,16 +26,6 @@ _LABELS = {
     "metric_end_match": "end-image match",
     "metric_cuts": "scene cuts",
 }
-
-#: The measurements a study report shows on every video (the rest are folded away), in order.
-KEY_METRICS = (
-    "metric_motion",
-    "metric_loop_seam",
-    "metric_sharpness",
-    "metric_colorfulness",
-    "metric_start_match",
-    "metric_end_match",
-)
 
 
 def outcome_label(column: str) -> str:

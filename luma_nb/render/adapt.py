@@ -23,12 +23,14 @@ __all__ = [
     "media_of_row",
     "records_of",
     "request_from_row",
+    "text_or_none",
     "video_from_row",
     "video_of_task",
 ]
 
 
-def _text(value: object) -> str | None:
+def text_or_none(value: object) -> str | None:
+    """``value`` when it is non-empty text, else None (a row's optional text field)."""
     return value if isinstance(value, str) and value else None
 
 
@@ -44,12 +46,12 @@ def request_from_row(row: Mapping[str, Any]) -> VideoRequest | None:
     try:
         return VideoRequest(
             action=action,
-            prompt=_text(row.get("prompt")),
-            aspect_ratio=_text(row.get("aspect_ratio")),
+            prompt=text_or_none(row.get("prompt")),
+            aspect_ratio=text_or_none(row.get("aspect_ratio")),
             loop=bool(row.get("loop")),
             enhancement=bool(row.get("enhancement", True)),
-            video_id=_text(row.get("video_id_sent")),
-            video_url=_text(row.get("video_url_sent")),
+            video_id=text_or_none(row.get("video_id_sent")),
+            video_url=text_or_none(row.get("video_url_sent")),
         )
     except (ValidationError, TypeError):
         return None  # a hand-edited row: the video is shown without its request
@@ -73,25 +75,25 @@ def video_from_row(
         Strip everything that could tell a study's arms apart (prompts, request, ids): only
         the player, its size, the backend and the saved copy remain.
     """
-    url = _text(row.get("video_url"))
+    url = text_or_none(row.get("video_url"))
     if url is None:
         return None
     common: dict[str, Any] = {
         "video_url": url,
-        "thumbnail_url": _text(row.get("thumbnail_url")),
+        "thumbnail_url": text_or_none(row.get("thumbnail_url")),
         "width": _size(row.get("width")),
         "height": _size(row.get("height")),
-        "backend": _text(row.get("backend")) or "api",
-        "media_path": _text(row.get("media_path")),
+        "backend": text_or_none(row.get("backend")) or "api",
+        "media_path": text_or_none(row.get("media_path")),
     }
     if blind:
         return Video(task_id="", **common)
     return Video(
-        task_id=_text(row.get("task_id")) or "",
-        video_id=_text(row.get("video_id")),
-        prompt=_text(row.get("echoed_prompt")),
-        trace_id=_text(row.get("trace_id")),
-        state=_text(row.get("state")) or "completed",
+        task_id=text_or_none(row.get("task_id")) or "",
+        video_id=text_or_none(row.get("video_id")),
+        prompt=text_or_none(row.get("echoed_prompt")),
+        trace_id=text_or_none(row.get("trace_id")),
+        state=text_or_none(row.get("state")) or "completed",
         request=request if request is not None else request_from_row(row),
         **common,
     )
@@ -118,16 +120,16 @@ def media_of_row(row: Mapping[str, Any], *, embed: bool | None, standalone: bool
     The row's saved copy (``media_path``) is offered to the renderer, which reads it only when
     the policy allows; a completed row without a video URL gets a note saying so.
     """
-    url = _text(row.get("video_url"))
+    url = text_or_none(row.get("video_url"))
     if url is None:
         if row.get("state") == "completed":
             return Media(None, note="The task completed but the log has no video URL.")
         return Media(None)
     return place(
         url,
-        poster=_text(row.get("thumbnail_url")),
+        poster=text_or_none(row.get("thumbnail_url")),
         embed=embed,
-        saved=_text(row.get("media_path")),
+        saved=text_or_none(row.get("media_path")),
         backend=row.get("backend"),
         standalone=standalone,
     )
@@ -171,7 +173,7 @@ def records_of(source: object) -> tuple[list[dict[str, Any]], str | None]:
         records = source.to_dict("records")
     elif callable(getattr(source, "to_records", None)):
         records = source.to_records()  # type: ignore[attr-defined]
-        session = _text(getattr(source, "session_id", None))
+        session = text_or_none(getattr(source, "session_id", None))
     elif isinstance(source, (Mapping, str, bytes)) or not isinstance(source, Iterable):
         raise ValidationError(
             "export_html takes a SessionLog, a DataFrame or a list of row dicts, "

@@ -28,8 +28,9 @@ import os
 import stat
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from luma_nb._html import IMAGE, VIDEO, esc, sniff_media_type
 from luma_nb._media_cache import active_roots
@@ -45,6 +46,7 @@ __all__ = [
     "filmstrip_part",
     "filmstrips_available",
     "local_filmstrip",
+    "row_strip",
     "strip_for",
 ]
 
@@ -161,6 +163,15 @@ def strip_for(url: object, *, saved: object = None, backend: object = None) -> F
         return None
     copy = cached_copy(url)
     return local_filmstrip(copy) if copy is not None else None
+
+
+def row_strip(row: Mapping[str, Any]) -> Filmstrip | None:
+    """The filmstrip of a session-log row's (or a study record's) video: :func:`strip_for`
+    of its ``video_url``, ``media_path`` and ``backend``. ``None`` when it has no video."""
+    url = row.get("video_url")
+    if not isinstance(url, str) or not url:
+        return None
+    return strip_for(url, saved=row.get("media_path"), backend=row.get("backend"))
 
 
 # Inline styles: the strip keeps its box where a sanitiser strips the <style> block.

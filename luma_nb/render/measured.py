@@ -34,10 +34,7 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
     "metric_brightness": ("Brightness", "mean luma, 0 to 255"),
     "metric_contrast": ("Contrast", "standard deviation of luma, 0 to 127.5"),
     "metric_colorfulness": ("Colourfulness", "Hasler and Süsstrunk: 0 is grey, ~109 extreme"),
-    "metric_loop_seam": (
-        "Loop seam",
-        "last frame to first, in typical steps between frames: about 1 or less is seamless",
-    ),
+    "metric_loop_seam": ("Loop seam", "last frame to first, in typical steps: ≤ 1 is seamless"),
     "metric_start_match": ("Start image match", "SSIM of the first frame with the start image"),
     "metric_end_match": ("End image match", "SSIM of the last frame with the end image"),
     "metric_cuts": ("Scene cuts", "frames whose change exceeds the cut threshold"),

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from luma_nb._durations import duration_text, generation_text, seconds_or_none
 from luma_nb._html import esc, safe_url
 from luma_nb._media_policy import is_public_host
+from luma_nb.render.adapt import text_or_none
 from luma_nb.render.card import (
     Fact,
     backend_badge,
@@ -41,17 +42,16 @@ if TYPE_CHECKING:
     from luma_nb.video_metrics import Filmstrip
 
 __all__ = [
+    "ID_FIELDS",
     "anchor",
+    "card_of_row",
+    "id_facts",
     "iteration_card",
     "overview_table",
     "request_facts",
     "settings_text",
     "url_markup",
 ]
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def anchor(index: int) -> str:
@@ -65,14 +65,14 @@ def _on_off(value: object) -> str | None:
 
 def settings_text(row: Mapping[str, Any]) -> str:
     """What was asked, in one line: ``16:9 · loop · enhancement on · start image``."""
-    words = [_text(row.get("aspect_ratio")) or "original ratio"]
+    words = [text_or_none(row.get("aspect_ratio")) or "original ratio"]
     if row.get("loop"):
         words.append("loop")
     enhancement = _on_off(row.get("enhancement"))
     if enhancement is not None:
         words.append(f"enhancement {enhancement}")
     for key, word in (("start_image_url", "start image"), ("end_image_url", "end image")):
-        if _text(row.get(key)):
+        if text_or_none(row.get(key)):
             words.append(word)
     return " · ".join(words)
 
@@ -148,12 +148,12 @@ def _visible(row: Mapping[str, Any], anchors: Mapping[str, int]) -> list[Fact]:
         request_known=True,
     )
     rows.append(("Settings", esc(settings_text(row))))
-    parent = _text(row.get("parent"))
+    parent = text_or_none(row.get("parent"))
     if parent is not None and parent in anchors:
         target = anchors[parent]
         rows.append(("Extends", f'<a href="#{anchor(target)}">#{target + 1:d}</a>'))
     rows += rating_fact(row.get("rating"))
-    if _text(row.get("note")):
+    if text_or_none(row.get("note")):
         rows.append(("Note", f'<div class="luma-nb-prompt">{esc(row["note"])}</div>'))
     raw_tags = row.get("tags") or ()
     tags = [raw_tags] if isinstance(raw_tags, str) else [t for t in raw_tags if isinstance(t, str)]
@@ -169,13 +169,13 @@ def _visible(row: Mapping[str, Any], anchors: Mapping[str, int]) -> list[Fact]:
 
 def _result(row: Mapping[str, Any]) -> list[Fact]:
     result: list[Fact] = []
-    state, raw = _text(row.get("state")), _text(row.get("raw_state"))
+    state, raw = text_or_none(row.get("state")), text_or_none(row.get("raw_state"))
     if raw and raw != state:
         result.append(("State", esc(f"{state or 'unknown'} (the API said {raw})")))
     width, height = row.get("width"), row.get("height")
     if type(width) is int and type(height) is int:
         result.append(("Size", esc(f"{width}\N{MULTIPLICATION SIGN}{height} pixels")))
-    if _text(row.get("video_url")):
+    if text_or_none(row.get("video_url")):
         result.append(("Video", url_markup(row["video_url"])))
     finished = date_text(row.get("finished_at"))
     if finished:
@@ -183,25 +183,78 @@ def _result(row: Mapping[str, Any]) -> list[Fact]:
     return result
 
 
-def _identifiers(row: Mapping[str, Any]) -> list[Fact]:
+#: The ids a card lists, under a reader's name, in order (a view may take the first few).
+ID_FIELDS: tuple[tuple[str, str], ...] = (
+    ("Iteration", "iteration"),
+    ("Task id", "task_id"),
+    ("Video id", "video_id"),
+    ("Trace id", "trace_id"),
+    ("Parent iteration", "parent"),
+    ("Session", "session"),
+    ("Experiment", "experiment"),
+    ("Arm", "arm"),
+)
+
+
+def id_facts(row: Mapping[str, Any], fields: Sequence[tuple[str, str]] = ID_FIELDS) -> list[Fact]:
+    """Each of ``fields`` (``(label, key)`` pairs) that the row holds, in the code font."""
     ids: list[Fact] = []
-    for label, key in (
-        ("Iteration", "iteration"),
-        ("Task id", "task_id"),
-        ("Video id", "video_id"),
-        ("Trace id", "trace_id"),
-        ("Parent iteration", "parent"),
-        ("Session", "session"),
-        ("Experiment", "experiment"),
-        ("Arm", "arm"),
-    ):
-        value = _text(row.get(key))
+    for label, key in fields:
+        value = text_or_none(row.get(key))
         if value:
             ids.append((label, mono(value)))
-    version = _text(row.get("toolkit_version"))
+    return ids
+
+
+def _identifiers(row: Mapping[str, Any]) -> list[Fact]:
+    ids = id_facts(row)
+    version = text_or_none(row.get("toolkit_version"))
     if version:
         ids.append(("Logged by", esc(f"luma_nb {version}")))
     return ids
+
+
+def card_of_row(
+    row: Mapping[str, Any],
+    title: str,
+    badges: Sequence[str],
+    *,
+    media: Media,
+    strip: Filmstrip | None = None,
+    status: str | None = None,
+    rows: Sequence[Fact] = (),
+    folded: Sequence[tuple[str, Sequence[Fact]]] = (),
+    element: str = "div",
+    element_id: str | None = None,
+    side_by_side: bool = False,
+    with_style: bool = False,
+) -> str:
+    """The card of a log row (or a study's record), whatever the view: the row's player at
+    its native size (looping when it was asked to loop), its filmstrip, its error block, then
+    the view's own ``status``, facts and folded groups (see :func:`~luma_nb.render.card.card`).
+    """
+    return card(
+        title,
+        badges,
+        media=media,
+        loop=row.get("loop") is True,
+        size=(row.get("width"), row.get("height")),
+        filmstrip=filmstrip_part(strip, label=title),
+        error=error_block(
+            text_or_none(row.get("error_code")),
+            text_or_none(row.get("error_message")),
+            kind=text_or_none(row.get("error_type")),
+            trace_id=text_or_none(row.get("trace_id")),
+            state=text_or_none(row.get("state")),
+        ),
+        status=status,
+        rows=rows,
+        folded=folded,
+        side_by_side=side_by_side,
+        element=element,
+        element_id=element_id,
+        with_style=with_style,
+    )
 
 
 def iteration_card(
@@ -236,29 +289,21 @@ def iteration_card(
     with_style : bool
         Prefix the shared ``<style>`` (a page includes it once instead).
     """
-    action = _text(row.get("action")) or "iteration"
+    action = text_or_none(row.get("action")) or "iteration"
     heading = title if title is not None else f"#{index + 1:d} · {action}"
-    badges = [state_badge(_text(row.get("state")) or "unknown")]
-    backend = _text(row.get("backend"))
+    badges = [state_badge(text_or_none(row.get("state")) or "unknown")]
+    backend = text_or_none(row.get("backend"))
     if backend:
         badges.append(backend_badge(backend))
-    experiment, arm = _text(row.get("experiment")), _text(row.get("arm"))
+    experiment, arm = text_or_none(row.get("experiment")), text_or_none(row.get("arm"))
     if experiment or arm:
         badges.append(badge(" / ".join(x for x in (experiment, arm) if x)))
-    return card(
+    return card_of_row(
+        row,
         heading,
         badges,
         media=media,
-        loop=row.get("loop") is True,
-        size=(row.get("width"), row.get("height")),
-        filmstrip=filmstrip_part(strip, label=heading),
-        error=error_block(
-            _text(row.get("error_code")),
-            _text(row.get("error_message")),
-            kind=_text(row.get("error_type")),
-            trace_id=_text(row.get("trace_id")),
-            state=_text(row.get("state")),
-        ),
+        strip=strip,
         rows=_visible(row, anchors or {}),
         folded=[
             ("Request sent", request_facts(row)),
@@ -275,13 +320,13 @@ def iteration_card(
 def overview_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """One line per row, linked to its card: prompt, settings, state, time (rating, arm)."""
     rated = any(type(row.get("rating")) is int for row in rows)
-    with_arms = any(_text(row.get("arm")) for row in rows)
+    with_arms = any(text_or_none(row.get("arm")) for row in rows)
     names = ["#", "prompt sent", "settings", "state", "generation time"]
     names += ["rating"] * rated + ["arm"] * with_arms
     head = "".join(f"<th>{esc(name)}</th>" for name in names)
     body = []
     for index, row in enumerate(rows):
-        prompt = _text(row.get("prompt")) or ""
+        prompt = text_or_none(row.get("prompt")) or ""
         short = prompt if len(prompt) <= 90 else prompt[:87] + "..."
         elapsed = seconds_or_none(row.get("elapsed"))
         seconds = "" if elapsed is None else generation_text(elapsed, row.get("backend"))
@@ -289,14 +334,14 @@ def overview_table(rows: Sequence[Mapping[str, Any]]) -> str:
             f'<td><a href="#{anchor(index)}">{index + 1:d}</a></td>',
             f'<td class="luma-nb-prompt-cell">{esc(short)}</td>',
             f"<td>{esc(settings_text(row))}</td>",
-            f"<td>{esc(_text(row.get('state')) or '')}</td>",
+            f"<td>{esc(text_or_none(row.get('state')) or '')}</td>",
             f"<td>{esc(seconds)}</td>",
         ]
         if rated:
             rating = row.get("rating")
             cells.append(f"<td>{esc(rating) if type(rating) is int else ''}</td>")
         if with_arms:
-            cells.append(f"<td>{esc(_text(row.get('arm')) or '')}</td>")
+            cells.append(f"<td>{esc(text_or_none(row.get('arm')) or '')}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f'<table class="luma-nb-overview"><thead><tr>{head}</tr></thead>'
