@@ -262,7 +262,7 @@ def _fold_table(con: Any, paths: list[str], sizes: list[int]) -> tuple[Any, Any]
     import pyarrow.compute as pc
 
     if sum(sizes) < SPLIT_BYTES:
-        table = con.sql(fold_sql(), params=[paths, 1, _LAST_LINE]).to_arrow_table()
+        table = _folded(con, paths, 1, _LAST_LINE)
         return table, table
     middle = _middle_line(paths[0], sum(sizes))
     from concurrent.futures import ThreadPoolExecutor
@@ -270,7 +270,7 @@ def _fold_table(con: Any, paths: list[str], sizes: list[int]) -> tuple[Any, Any]
     def fold(first: int, last: int) -> Any:
         cursor = con.cursor()
         try:
-            return cursor.sql(fold_sql(), params=[paths, first, last]).to_arrow_table()
+            return _folded(cursor, paths, first, last)
         finally:
             cursor.close()
 
@@ -286,7 +286,7 @@ def _fold_table(con: Any, paths: list[str], sizes: list[int]) -> tuple[Any, Any]
     in_late = pc.fill_null(pc.is_in(keys[1], value_set=spanning), False)
     first = pc.min(early.filter(both).column("first_ord")).as_py()
     last = pc.max(late.filter(in_late).column("last_ord")).as_py()
-    again = con.sql(fold_sql(), params=[paths, first, last]).to_arrow_table()
+    again = _folded(con, paths, first, last)
     again = again.filter(pc.fill_null(pc.is_in(_keys(again), value_set=spanning), False))
     # Their rows go where their first lines are, in the early half (slices: no copies).
     early = _without(early, both)
@@ -297,6 +297,13 @@ def _fold_table(con: Any, paths: list[str], sizes: list[int]) -> tuple[Any, Any]
         start = position
     pieces += [early.slice(start), _without(late, in_late)]
     return pa.concat_tables(pieces), whole
+
+
+def _folded(con: Any, paths: list[str], first: int, last: int) -> Any:
+    """The rows of lines ``first`` to ``last`` in file order, then first line: sorted here,
+    once DuckDB has let go of its aggregates (an ORDER BY holds them and the sort at once)."""
+    table = con.sql(fold_sql(), params=[paths, first, last]).to_arrow_table()
+    return table.sort_by([("f", "ascending"), ("first_ord", "ascending")])
 
 
 def _without(table: Any, drop: Any) -> Any:

@@ -96,7 +96,22 @@ _STRUCT = "{" + ",".join(f'"{key}":"JSON"' for key in _KEYS) + "}"
 _WHOLE_MEASUREMENT = " AND ".join(
     f"m[{METRIC_COLUMNS.index(key) + 1}] IS NOT NULL" for key in _MEASURED
 )
-_BEGIN_STRUCT = "{" + ",".join(f'"{key}":"JSON"' for key in ("t", "v", "tags", *_BEGIN)) + "}"
+# A "submitting" line's values, kept as a JSON array of them in this order: an aggregate's
+# memory is about four times the text it holds, and the keys, quotes and envelope made up
+# more than half of the whole line.
+_BEGIN_KEYS = ("t", "v", "tags", *_BEGIN)
+_BEGIN_VALUES = (
+    "'[' || concat_ws(',', "
+    + ", ".join(f"coalesce(s.\"{key}\", 'null')" for key in _BEGIN_KEYS)
+    + ") || ']'"
+)
+
+
+def _begin(key: str) -> str:
+    """``key`` of the folded "submitting" line (NULL when absent)."""
+    return f"b[{_BEGIN_KEYS.index(key) + 1}]"
+
+
 _LIMIT = 2**53
 
 
@@ -208,7 +223,7 @@ def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -
     ``__i`` flag for a whole number, the derived columns too), and the counts the caller
     checks each file with: ``lines``, ``torn`` (lines DuckDB could not parse), ``bytes`` (of
     the parsed lines, newlines included) and ``n_odd``. Lines with no iteration make one row
-    per file whose ``iteration`` is NULL. Rows come in file order, then first line.
+    per file whose ``iteration`` is NULL. Rows come in no order (sort by ``f, first_ord``).
     """
     last = ",\n        ".join(f'arg_max({_value(key)}, o) AS "{key}"' for key in _LAST)
     bad: list[str] = []
@@ -240,7 +255,8 @@ def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -
         {last},
         coalesce(arg_max(s.session, o), arg_min(s.session, ord)) AS session,
         arg_min(s.t, ord) AS t_first,
-        arg_max(j, CASE WHEN kind = '"submitting"' THEN ord END) AS begin_line,
+        arg_max(CASE WHEN kind = '"submitting"' THEN {_BEGIN_VALUES} END,
+                CASE WHEN kind = '"submitting"' THEN ord END) AS begin_line,
         max(CASE WHEN kind = '"submitting"' THEN ord END) AS begin_ord,
         count(*) FILTER (WHERE kind = '"submitting"') AS begins,
         arg_max(j, CASE WHEN kind = '"metrics"' THEN ord END) AS metrics_line,
@@ -257,21 +273,21 @@ def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -
     GROUP BY f, it
 ), unpacked AS (
     SELECT * EXCLUDE (begin_line, metrics_line),
-        from_json(begin_line, '{_BEGIN_STRUCT}') AS b,
+        from_json(begin_line, '["JSON"]') AS b,
         json_extract(metrics_line, {_PATHS}) AS mm
     FROM folded
 ), steps AS (
     SELECT * EXCLUDE (term_state, live_state, b, mm),
-        {", ".join(f'b."{k}" AS "{k}"' for k in _BEGIN)},
+        {", ".join(f'{_begin(k)} AS "{k}"' for k in _BEGIN)},
         {", ".join(f'mm[{METRIC_COLUMNS.index(k) + 1}] AS "{k}"' for k in _MEASURED)},
-        b.v AS v,
+        {_begin("v")} AS v,
         CASE WHEN {irregular} THEN NULL
              ELSE coalesce(term_state, live_state,
                            CASE WHEN begins > 0 THEN '"submitting"' END) END AS state,
-        coalesce(b.t, t_first) AS t_begin,
+        coalesce({_begin("t")}, t_first) AS t_begin,
         {irregular} OR begins > 1 OR coalesce(first_tag_ord < begin_ord, false) AS irregular,
         list_concat(
-            coalesce(from_json(b.tags, '["VARCHAR"]'), []),
+            coalesce(from_json({_begin("tags")}, '["VARCHAR"]'), []),
             coalesce(flatten(list_transform(list_sort(tag_lists),
                                             lambda x: from_json(x.t, '["VARCHAR"]'))), [])
         ) AS tag_list
@@ -301,7 +317,6 @@ SELECT * EXCLUDE (odd, irregular, wrong, started_at),
     CASE WHEN echoed_prompt IS NOT NULL AND prompt IS NOT NULL
          THEN echoed_prompt <> prompt END AS prompt_changed
 FROM typed
-ORDER BY f, first_ord
 """
 
 
