@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from luma_nb._html import esc
+from luma_nb.panel._controls import button
 from luma_nb.panel._frontend import ScrollAnchor
 
 __all__ = ["ExtendBanner", "clip", "short_id"]
@@ -51,14 +52,13 @@ class ExtendBanner:
         self.anchor = ScrollAnchor(layout=widgets.Layout(height="0px", margin="0px"))
         self.text = widgets.HTML(layout=widgets.Layout(flex="1 1 16em", min_width="0"))
         self.text.add_class("luma-nb-extend-text")
-        self.cancel_button = widgets.Button(
-            description="Cancel extend",
-            icon="times",
+        self.cancel_button = button(
+            "Cancel extend",
+            "times",
+            lambda _button: on_cancel(),
             tooltip="Back to a new video (a prompt set aside by Extend this comes back)",
-            layout=widgets.Layout(width="auto"),
+            css_class="luma-nb-cancel-extend",
         )
-        self.cancel_button.add_class("luma-nb-cancel-extend")
-        self.cancel_button.on_click(lambda _button: on_cancel())
         self.box = widgets.HBox(
             [self.text, self.cancel_button],
             layout=widgets.Layout(display="none", align_items="center"),

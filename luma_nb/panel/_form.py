@@ -17,6 +17,7 @@ import ipywidgets as widgets
 from luma_nb._html import esc
 from luma_nb.errors import ValidationError
 from luma_nb.models import ASPECT_RATIOS, MAX_API_TIMEOUT, VideoRequest
+from luma_nb.panel._controls import checkbox
 from luma_nb.panel._extend import ExtendBanner, clip, short_id
 from luma_nb.panel._media import thumbnail_html
 from luma_nb.panel._uploader import Checker, KeyframeField, Start, Uploader
@@ -27,6 +28,18 @@ __all__ = ["KEEP_RATIO", "Form"]
 KEEP_RATIO = ""
 _NO_VIDEO = ""
 _WIDE = {"description_width": "7em"}
+
+
+def _text_field(description: str, placeholder: str) -> widgets.Text:
+    """A one-line field of the form, its label in the form's label column."""
+    return widgets.Text(
+        description=description,
+        placeholder=placeholder,
+        style=_WIDE,
+        layout=widgets.Layout(width="32em"),
+    )
+
+
 _PLACEHOLDER = "Describe the video: subject, action, camera, light, style..."
 _EXTEND_PLACEHOLDER = "How the video continues (optional: left empty, the video simply goes on)..."
 
@@ -95,12 +108,7 @@ class Form:
             layout=widgets.Layout(width="26em"),
         )
         self.extend_preview = widgets.HTML()
-        self.extend_ref = widgets.Text(
-            description="or paste",
-            placeholder="a video id, or the URL of an earlier Luma video",
-            style=_WIDE,
-            layout=widgets.Layout(width="32em"),
-        )
+        self.extend_ref = _text_field("or paste", "a video id, or the URL of an earlier Luma video")
         self.extend_box = widgets.VBox(
             [
                 widgets.HTML(
@@ -122,28 +130,18 @@ class Form:
             style=_WIDE,
             layout=widgets.Layout(width="20em"),
         )
-        self.loop = widgets.Checkbox(
-            value=False,
-            description="Loop",
-            indent=False,
-            tooltip="A seamless loop: the video ends where it starts",
-            layout=widgets.Layout(width="auto"),
+        self.loop = checkbox("Loop", False, "A seamless loop: the video ends where it starts")
+        self.enhancement = checkbox(
+            "Enhancement",
+            True,
+            "Let the API optimise the prompt (the echoed prompt shows what it made)",
         )
-        self.enhancement = widgets.Checkbox(
-            value=True,
-            description="Enhancement",
-            indent=False,
-            tooltip="Let the API optimise the prompt (the echoed prompt shows what it made)",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.preflight = widgets.Checkbox(
-            value=True,
-            description="Check keyframes before submitting",
-            indent=False,
-            tooltip="Fetch each keyframe as the API would (no token sent) and check that it is "
+        self.preflight = checkbox(
+            "Check keyframes before submitting",
+            True,
+            "Fetch each keyframe as the API would (no token sent) and check that it is "
             "a JPEG, PNG or WebP the API can reach and that its shape fits the aspect ratio; "
             "a keyframe that fails is not submitted (nothing billed)",
-            layout=widgets.Layout(width="auto"),
         )
         self.preflight.add_class("luma-nb-preflight")
 
@@ -157,17 +155,9 @@ class Form:
             KeyframeField(label, uploader, start, self.changed, checker, ratio, enabled)
             for label in ("Start image", "End image")
         )
-        self.api_timeout = widgets.Text(
-            description="API timeout",
-            placeholder="seconds; empty = not sent (the API's 300 s)",
-            style=_WIDE,
-            layout=widgets.Layout(width="32em"),
-        )
-        self.callback_url = widgets.Text(
-            description="Callback URL",
-            placeholder="https://... (the API POSTs the result there)",
-            style=_WIDE,
-            layout=widgets.Layout(width="32em"),
+        self.api_timeout = _text_field("API timeout", "seconds; empty = not sent (the API's 300 s)")
+        self.callback_url = _text_field(
+            "Callback URL", "https://... (the API POSTs the result there)"
         )
         # Short labels (a long one was cut at narrow widths); the line under them explains.
         self.mode = widgets.ToggleButtons(

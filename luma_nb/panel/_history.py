@@ -14,6 +14,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from luma_nb._html import esc
+from luma_nb.panel._controls import button
 from luma_nb.panel._media import thumbnail_html
 from luma_nb.render.diff import diff_markup
 
@@ -72,13 +73,12 @@ class _Row:
     def __init__(self, iteration: str, on_restore: Callable[[str], None]) -> None:
         self.thumbnail = widgets.HTML()
         self.summary = widgets.HTML(layout=widgets.Layout(flex="1 1 auto"))
-        self.restore_button = widgets.Button(
-            description="Restore",
-            icon="undo",
+        self.restore_button = button(
+            "Restore",
+            "undo",
+            lambda _b: on_restore(iteration),
             tooltip="Put this iteration's settings back into the form",
-            layout=widgets.Layout(width="auto"),
         )
-        self.restore_button.on_click(lambda _b: on_restore(iteration))
         self.widget = widgets.HBox(
             [self.thumbnail, self.summary, self.restore_button],
             layout=widgets.Layout(align_items="center"),

@@ -22,6 +22,7 @@ from luma_nb._html import esc
 from luma_nb._progress import Stopwatch, time_note, time_text
 from luma_nb.models import Task, TaskState, Video, VideoRequest
 from luma_nb.panel import _scheduler
+from luma_nb.panel._controls import button
 from luma_nb.panel._extend import clip, short_id
 from luma_nb.panel._messages import CANCELLED
 
@@ -160,14 +161,13 @@ class Job:
         )
         self._elapsed = widgets.Label(layout=widgets.Layout(min_width="6em"))
         self._task = widgets.HTML(layout=widgets.Layout(min_width="8em"))
-        self.cancel_button = widgets.Button(
-            description="Cancel",
-            icon="stop",
+        self.cancel_button = button(
+            "Cancel",
+            "stop",
+            lambda _button: self.cancel(),
             tooltip="Stop waiting (the task may still finish on the server)",
-            layout=widgets.Layout(width="auto"),
+            css_class="luma-nb-cancel",
         )
-        self.cancel_button.add_class("luma-nb-cancel")
-        self.cancel_button.on_click(lambda _button: self.cancel())
         self._message = widgets.HTML()
         self._message.add_class("luma-nb-job-message")
         line = widgets.HBox(
