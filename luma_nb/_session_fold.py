@@ -53,6 +53,7 @@ __all__ = [
     "REQUEST_COLUMNS",
     "SCHEMA_VERSION",
     "TERMINAL_STATES",
+    "TEXT_KEYS",
     "Fold",
     "append_line",
     "check_iteration_id",
@@ -134,7 +135,8 @@ _PLAIN_EVENTS = frozenset({"rate", "note", "media", "metrics"})
 # The documented type of every stored column (and of the private timings the derived columns
 # come from). "iteration" is always text (the fold keys on it), "state" is kept text by the
 # fold itself, "tags" is a list of text; the derived columns are computed from clean values.
-_TEXT_KEYS = (
+#: The text columns (their type is checked as they are folded; DuckDB's fold shares the list).
+TEXT_KEYS = (
     "session",
     "action",
     "prompt",
@@ -178,15 +180,15 @@ _WHOLE_KEYS: tuple[tuple[str, int, int], ...] = (
 _BOOL_KEYS = ("loop", "enhancement")
 # Numbers beyond 2**53 are not exact as floats, and far beyond they overflow float().
 _NUMBER_LIMIT = 2**53
-_CHECKED = (*_TEXT_KEYS, *_NUMBER_KEYS, *(key for key, _, _ in _WHOLE_KEYS), *_BOOL_KEYS)
+_CHECKED = (*TEXT_KEYS, *_NUMBER_KEYS, *(key for key, _, _ in _WHOLE_KEYS), *_BOOL_KEYS)
 _CHECKED_VALUES = operator.itemgetter(*_CHECKED)
 _CLEAN_TYPES = (
-    *([frozenset({str})] * len(_TEXT_KEYS)),
+    *([frozenset({str})] * len(TEXT_KEYS)),
     *([frozenset({int, float})] * len(_NUMBER_KEYS)),
     *([frozenset({int})] * len(_WHOLE_KEYS)),
     *([frozenset({bool})] * len(_BOOL_KEYS)),
 )
-_NUMBERS = slice(len(_TEXT_KEYS), len(_TEXT_KEYS) + len(_NUMBER_KEYS))
+_NUMBERS = slice(len(TEXT_KEYS), len(TEXT_KEYS) + len(_NUMBER_KEYS))
 _WHOLE = slice(_NUMBERS.stop, _NUMBERS.stop + len(_WHOLE_KEYS))
 _WHOLE_NAMES = frozenset(key for key, _, _ in _WHOLE_KEYS)
 # Type signatures of rows already found clean: most rows of a log share a few.

@@ -20,7 +20,7 @@ Key names below are the fold's own constants; paths and values are always bound 
 
 from __future__ import annotations
 
-from luma_nb._session_fold import REQUEST_COLUMNS, TERMINAL_STATES
+from luma_nb._session_fold import REQUEST_COLUMNS, TERMINAL_STATES, TEXT_KEYS
 from luma_nb._session_payload import METRIC_COLUMNS, WHOLE_METRIC_COLUMNS
 
 __all__ = [
@@ -34,26 +34,7 @@ __all__ = [
 ]
 
 #: Text columns whose last value wins (``session`` has a rule of its own).
-TEXT: tuple[str, ...] = (
-    *(column for _, column in REQUEST_COLUMNS if column not in ("loop", "enhancement", "timeout")),
-    "task_id",
-    "trace_id",
-    "raw_state",
-    "error_type",
-    "error_code",
-    "error_message",
-    "video_id",
-    "video_url",
-    "thumbnail_url",
-    "echoed_prompt",
-    "media_path",
-    "parent",
-    "experiment",
-    "arm",
-    "note",
-    "backend",
-    "toolkit_version",
-)
+TEXT: tuple[str, ...] = tuple(column for column in TEXT_KEYS if column != "session")
 #: Number columns (and the API's timings, the measured floats) whose last value wins.
 NUMBER: tuple[str, ...] = (
     "started_at",
