@@ -16,16 +16,14 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._servers import free_port, private_environment, stop_tree, wait_http
+from ._servers import LocalServer
 
 # Lab settings that make runs deterministic: every cell stays in the DOM (no virtual
 # scrolling), and no "would you like news?" toast covers the screenshots.
@@ -39,28 +37,13 @@ _USER_SETTINGS: dict[str, dict[str, Any]] = {
 
 
 @dataclass
-class JupyterLab:
+class JupyterLab(LocalServer):
     """A JupyterLab server started by :meth:`start` and stopped by :meth:`stop`."""
 
-    root_dir: Path
-    home: Path
-    log_path: Path
-    cache_dir: Path
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    startup_seconds: float = 0.0
-    _log: Any = field(default=None, repr=False)
+    NAME = "JupyterLab"
+    READY_PATH = "/api/status"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    # ------------------------------------------------------------------ lifecycle
-
-    def _environment(self) -> dict[str, str]:
-        return private_environment(self.home, self.cache_dir)
-
-    def _write_settings(self) -> None:
+    def _before_start(self) -> None:
         settings = self.home / "config" / "lab" / "user-settings"
         for name, values in _USER_SETTINGS.items():
             path = settings / name
@@ -86,46 +69,6 @@ class JupyterLab:
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
 
-    def start(self, timeout: float = 60.0) -> None:
-        self._write_settings()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        began = time.monotonic()
-        for _attempt in range(3):
-            self.port = free_port()
-            self._log = self.log_path.open("ab")
-            self.process = subprocess.Popen(
-                self._command(),
-                cwd=self.root_dir,
-                env=self._environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() signals the group
-            )
-            if self._wait_ready(timeout):
-                self.startup_seconds = time.monotonic() - began
-                return
-            # Exited early: most likely another process took the port between the probe and
-            # the bind. Anything else repeats and ends up in the error below.
-            self._log.close()
-        raise RuntimeError(f"JupyterLab did not start; its log:\n{self.log_tail()}")
-
-    def _wait_ready(self, timeout: float) -> bool:
-        assert self.process is not None
-        ready = wait_http(self.process, f"{self.url}/api/status", timeout)
-        if ready is None:
-            self.stop()
-            raise RuntimeError(
-                f"JupyterLab did not answer /api/status in {timeout:.0f} s; its log:\n"
-                + self.log_tail()
-            )
-        return ready
-
-    def log_tail(self, lines: int = 60) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
-
     def api(self, method: str, path: str) -> Any:
         request = urllib.request.Request(f"{self.url}{path}", method=method)
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -139,19 +82,8 @@ class JupyterLab:
                 with contextlib.suppress(OSError, urllib.error.URLError):
                     self.api("DELETE", f"/api/kernels/{kernel['id']}")
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop the server and every process it started; raise if any survives."""
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            self.shutdown_kernels()
-        try:
-            stop_tree(process, "JupyterLab", timeout)
-        finally:
-            if self._log is not None:
-                self._log.close()
-            self.process = None
+    def _before_stop(self) -> None:
+        self.shutdown_kernels()
 
 
 def copy_notebooks(source: Path, target: Path) -> Path:

@@ -18,7 +18,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -130,3 +132,94 @@ def stop_tree(process: subprocess.Popen[bytes], name: str, timeout: float = 15.0
     assert process.returncode is not None, f"{name} is still running"
     survivors = [pid for pid, start in children.items() if alive(pid, start)]
     assert not survivors, f"processes started by {name} survived: {survivors}"
+
+
+@dataclass
+class LocalServer:
+    """A notebook server on loopback for the browser tests (JupyterLab or Voila).
+
+    A subclass names itself (``NAME``), says which path answers once it listens
+    (``READY_PATH``) and builds its ``_command()`` and ``_environment()``; starting (with
+    retries when another process takes the probed port first), its log and stopping it with
+    every process it started are the same for both.
+    """
+
+    NAME = "server"
+    READY_PATH = "/"
+
+    root_dir: Path
+    home: Path
+    log_path: Path
+    cache_dir: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    startup_seconds: float = 0.0
+    _log: Any = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _command(self) -> list[str]:
+        raise NotImplementedError
+
+    def _environment(self) -> dict[str, str]:
+        return private_environment(self.home, self.cache_dir)
+
+    def _before_start(self) -> None:
+        """Anything to write before the first start (nothing by default)."""
+
+    def _before_stop(self) -> None:
+        """Anything to ask the running server before it is stopped (nothing by default)."""
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server and wait until ``READY_PATH`` answers (three ports at most)."""
+        self._before_start()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        began = time.monotonic()
+        for _attempt in range(3):
+            self.port = free_port()
+            self._log = self.log_path.open("ab")
+            self.process = subprocess.Popen(
+                self._command(),
+                cwd=self.root_dir,
+                env=self._environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() signals the group
+            )
+            ready = wait_http(self.process, f"{self.url}{self.READY_PATH}", timeout)
+            if ready:
+                self.startup_seconds = time.monotonic() - began
+                return
+            if ready is None:
+                self.stop()
+                raise RuntimeError(
+                    f"{self.NAME} did not answer {self.READY_PATH} in {timeout:.0f} s; "
+                    f"its log:\n{self.log_tail()}"
+                )
+            # Exited early: most likely another process took the port between the probe and
+            # the bind. Anything else repeats and ends up in the error below.
+            self._log.close()
+        raise RuntimeError(f"{self.NAME} did not start; its log:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines of the server's log, for failure messages."""
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the server and every process it started; raise if any survives."""
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            self._before_stop()
+        try:
+            stop_tree(process, self.NAME, timeout)
+        finally:
+            if self._log is not None:
+                self._log.close()
+            self.process = None

@@ -16,34 +16,22 @@ any process it started that is still alive.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ._servers import descendants, free_port, private_environment, stop_tree, wait_http
+from ._servers import LocalServer, descendants, private_environment
 
 
 @dataclass
-class Voila:
+class Voila(LocalServer):
     """A Voila server started by :meth:`start` and stopped by :meth:`stop`."""
 
-    root_dir: Path
-    home: Path
-    log_path: Path
-    cache_dir: Path
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    startup_seconds: float = 0.0
-    _log: Any = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    NAME = "Voila"
+    READY_PATH = "/voila/tree"  # the tree page answers once it listens (no kernel)
 
     def page_url(self, notebook: str, theme: str = "light") -> str:
         """Where ``notebook`` (relative to the served folder) renders in ``theme``."""
@@ -74,41 +62,6 @@ class Voila:
         env["LUMA_NB_SIM_SPEED"] = "600"
         return env
 
-    def start(self, timeout: float = 60.0) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        began = time.monotonic()
-        for _attempt in range(3):
-            self.port = free_port()
-            self._log = self.log_path.open("ab")
-            self.process = subprocess.Popen(
-                self._command(),
-                cwd=self.root_dir,
-                env=self._environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stop() signals the group
-            )
-            # The tree page answers once the server listens (it starts no kernel).
-            ready = wait_http(self.process, f"{self.url}/voila/tree", timeout)
-            if ready:
-                self.startup_seconds = time.monotonic() - began
-                return
-            if ready is None:
-                self.stop()
-                raise RuntimeError(
-                    f"Voila did not answer in {timeout:.0f} s; its log:\n{self.log_tail()}"
-                )
-            # Exited early: most likely another process took the port between the probe and
-            # the bind. Anything else repeats and ends up in the error below.
-            self._log.close()
-        raise RuntimeError(f"Voila did not start; its log:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 60) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return "(no log)"
-
     def kernels(self) -> list[int]:
         """The pids of the kernels running now (the server's descendants running ipykernel)."""
         if self.process is None:
@@ -131,15 +84,3 @@ class Voila:
         deadline = time.monotonic() + timeout
         while self.kernels() and time.monotonic() < deadline:
             time.sleep(0.1)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop the server and every process it started; raise if any survives."""
-        process = self.process
-        if process is None:
-            return
-        try:
-            stop_tree(process, "Voila", timeout)
-        finally:
-            if self._log is not None:
-                self._log.close()
-            self.process = None
