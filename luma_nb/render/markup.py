@@ -51,7 +51,7 @@ padding:0}
 font-size:12px}
 .luma-nb-prompt{white-space:pre-wrap;max-height:9em;overflow:auto}
 .luma-nb-muted{opacity:.7}
-.luma-nb-added{text-decoration:none;color:#2da44e;background:rgba(45,164,78,.14);border-radius:3px}
+.luma-nb-added{text-decoration:none;color:inherit;background:rgba(45,164,78,.24);border-radius:3px}
 .luma-nb-removed{opacity:.6}
 .luma-nb-status{margin:2px 0 0}
 .luma-nb-note,.luma-nb-error{margin-top:8px;padding:6px 8px;border-radius:4px;

@@ -98,6 +98,37 @@ _OURS = """
 }
 """
 
+# Our card's prompt diff: the added words and the contrast of their text on their background.
+_ADDED = """
+(prompt) => {
+  const card = Array.from(document.querySelectorAll('.luma-nb-result'))
+    .find((c) => c.textContent.includes(prompt));
+  const marks = card ? Array.from(card.querySelectorAll('ins.luma-nb-added')) : [];
+  const rgb = (s) => (s.match(/[0-9.]+/g) || []).slice(0, 4).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  // The background behind the mark: its own tint over the first opaque ancestor's colour.
+  const opaque = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  if (!marks.length) return {words: [], contrast: 0};
+  const mark = marks[0];
+  const base = opaque(mark.parentElement);
+  const tint = rgb(getComputedStyle(mark).backgroundColor);
+  const a = tint.length === 4 ? tint[3] : 1;
+  const bg = base.map((c, i) => c * (1 - a) + (tint[i] || 0) * a);
+  const fg = rgb(getComputedStyle(mark).color);
+  const [hi, lo] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  return {words: marks.map((m) => m.textContent), contrast: (hi + 0.05) / (lo + 0.05)};
+}
+"""
+
 # Our job completed and its card (with a <video>) is shown.
 _DONE = f"""
 (prompt) => {{
@@ -200,6 +231,13 @@ def test_panel_works_and_fits_in_voila(
     assert videos[0]["src"].startswith("data:video/mp4;base64,"), videos
     played = voila_page.play(selector)
     assert played["currentTime"] > 0 and played["error"] is None, played
+
+    # The echo as a diff of the sent prompt (enhancement is on by default): the words the
+    # service added are marked, readable against the card in this theme, the rest unmarked.
+    added = page.evaluate(_ADDED, PROMPT)
+    assert added["words"], added
+    assert not any(word in PROMPT.split() for word in added["words"][0].split()), added
+    assert added["contrast"] >= 3, added
 
     # Copy as code: Voila's page reaches the clipboard too, and holds exactly the code shown.
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
