@@ -2,8 +2,9 @@
 
 The Python fold (:mod:`luma_nb._session_fold`) is the contract; this engine gives the same
 DataFrame — columns, dtypes, values, and the same warnings — reading each file with
-DuckDB's newline-delimited JSON reader, folding in one SQL pass (:mod:`luma_nb._session_sql`)
-that spills to disk past ``memory_limit``.
+DuckDB's newline-delimited JSON reader: DuckDB parses and checks the lines, which are folded
+a batch at a time, so no more than a batch of lines is held besides the rows' values
+(:mod:`luma_nb._session_stream`; its SQL: :mod:`luma_nb._session_sql`).
 
 DuckDB folds what it can prove it reads as Python does; Python folds the rest, merged in
 place, so the result stays exact:
@@ -27,7 +28,7 @@ above it.
 
 from __future__ import annotations
 
-import itertools
+import functools
 import os
 import re
 import shutil
@@ -43,12 +44,12 @@ from luma_nb._session_blocks import judge_lines
 from luma_nb._session_errors import SessionLogWarning, dropped_message, unreadable_message
 from luma_nb._session_fold import Fold, frame, import_pandas, parse_lines
 from luma_nb._session_rows import arrow_frame, arrow_values
-from luma_nb._session_sql import fold_sql, lines_sql
+from luma_nb._session_sql import lines_sql
+from luma_nb._session_stream import Connect, HashCollision, fold_table
 from luma_nb.errors import ConfigError
 
 __all__ = [
     "DEFAULT_BATCH_BYTES",
-    "SPLIT_BYTES",
     "Batch",
     "PythonFold",
     "batches",
@@ -145,9 +146,10 @@ def fold_frame(
     """The DataFrame of ``files``, in this order, exactly as the Python fold gives it."""
     import_pandas()
     folded: list[Batch] = []
-    with connection(memory_limit, temp_directory, threads) as con:
+    connect = functools.partial(connection, memory_limit, temp_directory, threads)
+    with connect() as con:
         for batch in batches(files, memory_limit):
-            folded.append(fold_batch(con, batch, python_fold))
+            folded.append(fold_batch(con, batch, python_fold, connect))
     if not any(batch.python for batch in folded):
         import pyarrow as pa
 
@@ -216,8 +218,9 @@ def _place(row: tuple[int, int, tuple[Any, ...]]) -> tuple[int, int]:
     return row[0], row[1]
 
 
-def fold_batch(con: Any, files: Sequence[Path], python_fold: PythonFold) -> Batch:
-    """The rows of ``files`` (one DuckDB pass, Python where needed), warnings given."""
+def fold_batch(con: Any, files: Sequence[Path], python_fold: PythonFold, connect: Connect) -> Batch:
+    """The rows of ``files`` (DuckDB's, Python's where needed), warnings given; ``connect``
+    opens a connection like ``con`` (see :func:`~luma_nb._session_stream.fold_table`)."""
     import pyarrow as pa
 
     with ExitStack() as stack:
@@ -227,12 +230,17 @@ def fold_batch(con: Any, files: Sequence[Path], python_fold: PythonFold) -> Batc
         table = None
         if paths:
             sizes = [checks[n].size for n in present]
-            table, whole = _fold_table(con, paths, sizes)
-            # DuckDB numbers the files it read; ours count the vanished ones too.
-            table = _renumber(table, present)
-            _count(_renumber(whole, present), checks)
-            _route(table, checks)
-            _read_lines(con, paths, present, checks)
+            try:
+                folded = fold_table(con, paths, sizes, connect)
+            except HashCollision:
+                for n in present:  # two rows' keys met: these files are Python's, whole
+                    checks[n].mode = "python"
+            else:
+                # DuckDB numbers the files it read; ours count the vanished ones too.
+                table = _renumber(folded, present)
+                _count(table, checks)
+                _route(table, checks)
+                _read_lines(con, paths, present, checks)
         python: list[tuple[int, int, tuple[Any, ...]]] = []
         for n, check in enumerate(checks):
             values, first = check.python_rows(python_fold)
@@ -241,95 +249,9 @@ def fold_batch(con: Any, files: Sequence[Path], python_fold: PythonFold) -> Batc
             kept = _kept(table, checks)
             if not kept.all():
                 table = table.filter(pa.array(kept))
+            if table.num_rows == 0:
+                table = None  # no rows: not even their columns (a batch with no lines has none)
     return Batch(table, python)
-
-
-#: Batches from this many bytes on are folded in two halves at once, on two cores.
-SPLIT_BYTES = 16 * 2**20
-_LAST_LINE = 2**62
-
-
-def _fold_table(con: Any, paths: list[str], sizes: list[int]) -> tuple[Any, Any]:
-    """DuckDB's rows of the files (see :func:`~luma_nb._session_sql.fold_sql`), in order;
-    and the rows to count the files' lines from (the same, unless folded in halves).
-
-    A numbered scan of lines runs on one core, so a large batch is folded as two queries at
-    once, each parsing half of the lines. An iteration with lines in both halves (one
-    running at the middle, or rated much later) is folded again from all of its lines.
-    """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if sum(sizes) < SPLIT_BYTES:
-        table = _folded(con, paths, 1, _LAST_LINE)
-        return table, table
-    middle = _middle_line(paths[0], sum(sizes))
-    from concurrent.futures import ThreadPoolExecutor
-
-    def fold(first: int, last: int) -> Any:
-        cursor = con.cursor()
-        try:
-            return _folded(cursor, paths, first, last)
-        finally:
-            cursor.close()
-
-    with ThreadPoolExecutor(2) as pool:
-        halves = [pool.submit(fold, 1, middle), pool.submit(fold, middle + 1, _LAST_LINE)]
-        early, late = (half.result() for half in halves)
-    whole = pa.concat_tables([early, late])
-    keys = [_keys(early), _keys(late)]
-    both = pc.fill_null(pc.is_in(keys[0], value_set=keys[1].drop_null()), False)
-    if not pc.any(both).as_py():
-        return whole, whole  # each half comes in order, the early one first
-    spanning = keys[0].filter(both)
-    in_late = pc.fill_null(pc.is_in(keys[1], value_set=spanning), False)
-    first = pc.min(early.filter(both).column("first_ord")).as_py()
-    last = pc.max(late.filter(in_late).column("last_ord")).as_py()
-    again = _folded(con, paths, first, last)
-    again = again.filter(pc.fill_null(pc.is_in(_keys(again), value_set=spanning), False))
-    # Their rows go where their first lines are, in the early half (slices: no copies).
-    early = _without(early, both)
-    at = np.searchsorted(_numbers(early, "first_ord"), _numbers(again, "first_ord"))
-    pieces, start = [], 0
-    for row, position in enumerate(at.tolist()):
-        pieces += [early.slice(start, position - start), again.slice(row, 1)]
-        start = position
-    pieces += [early.slice(start), _without(late, in_late)]
-    return pa.concat_tables(pieces), whole
-
-
-def _folded(con: Any, paths: list[str], first: int, last: int) -> Any:
-    """The rows of lines ``first`` to ``last`` in file order, then first line: sorted here,
-    once DuckDB has let go of its aggregates (an ORDER BY holds them and the sort at once)."""
-    table = con.sql(fold_sql(), params=[paths, first, last]).to_arrow_table()
-    return table.sort_by([("f", "ascending"), ("first_ord", "ascending")])
-
-
-def _without(table: Any, drop: Any) -> Any:
-    """``table`` without the rows where ``drop`` is true, as slices of it."""
-    import numpy as np
-    import pyarrow as pa
-
-    rows = np.flatnonzero(drop.to_numpy(zero_copy_only=False))
-    bounds = [-1, *rows.tolist(), table.num_rows]
-    return pa.concat_tables([table.slice(a + 1, b - a - 1) for a, b in itertools.pairwise(bounds)])
-
-
-def _keys(table: Any) -> Any:
-    """``f:iteration`` of each row (null for the rows of lines with no iteration)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    files = pc.cast(table.column("f"), pa.string())
-    return pc.binary_join_element_wise(files, table.column("iteration"), ":")
-
-
-def _middle_line(path: str, size: int) -> int:
-    """About the number of the middle line of ``size`` bytes like the start of ``path``."""
-    with open(path, "rb") as file:
-        sample = file.read(1 << 20)
-    return max(1, size * max(sample.count(b"\n"), 1) // max(len(sample), 1) // 2)
 
 
 def _renumber(table: Any, present: list[int]) -> Any:

@@ -14,6 +14,7 @@ URL-encoded), which DuckDB, Polars and Spark read as one table (see docs/session
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Sequence
@@ -92,9 +93,10 @@ def write_rows(
     settings: dict[str, Any],
 ) -> None:
     """Fold ``files`` (DuckDB, Python where needed) into the row dataset ``target``."""
-    with connection(**settings) as con:
+    connect = functools.partial(connection, **settings)
+    with connect() as con:
         for n, batch in enumerate(batches(files, settings.get("memory_limit"))):
-            folded = fold_batch(con, batch, python_fold)
+            folded = fold_batch(con, batch, python_fold, connect)
             data = frame(folded.values()) if folded.python else folded.table
             if data is not None and len(data):
                 _copy_rows(con, data, target, append=n > 0)

@@ -57,14 +57,14 @@ def arrow_frame(table: Any) -> Any:
     text = pd.Series(["text"]).dtype  # what pandas makes of text in this installation
     columns: dict[str, Any] = {}
     for name in COLUMNS:
-        column = table.column(name).combine_chunks()
+        column = table.column(name)  # chunked: text keeps its buffers (no copy)
         missing = column.is_null().to_numpy(zero_copy_only=False)
         if name in FLOATS:
             data = column.fill_null(0).to_numpy(zero_copy_only=False).astype("float64")
             columns[name] = np.where(missing, np.nan, data)
         elif name in NUMBERS:
             data = column.fill_null(0).to_numpy(zero_copy_only=False).astype("float64")
-            whole = table.column(f"{name}__i").combine_chunks().fill_null(False)
+            whole = table.column(f"{name}__i").fill_null(False)
             if missing.all():
                 columns[name] = [None] * len(data)
             elif not missing.any() and whole.to_numpy(zero_copy_only=False).all():

@@ -1,10 +1,11 @@
-"""The SQL of the DuckDB fold (:mod:`luma_nb._session_duckdb`): one pass over the lines.
+"""The SQL of the DuckDB fold (:mod:`luma_nb._session_duckdb`): lines read as Python reads them.
 
-The pass reads every line once (``read_ndjson_objects``, in file order on every core), parses
-each known key as JSON text (so a value keeps its JSON type: ``5`` is not the prompt ``"5"``),
-and folds one row per iteration with one aggregate per key: the last value wins
-(``arg_max`` over the line number). The Python fold's other rules (a late poll, our clock's
-marks, tags) are a handful of aggregates more.
+:func:`stream_sql` reads every line once (``read_ndjson_objects``, numbered in file order),
+parses each known key as JSON text (so a value keeps its JSON type: ``5`` is not the prompt
+``"5"``), checks it, and gives it back with what the fold needs: which values it may give
+its row (:data:`SLOTS`: the last value wins, or the first) and the values
+(:data:`VALUES`). :mod:`luma_nb._session_stream` folds the rows, has their values typed
+(:func:`typed_sql`) and the columns that come from several derived (:func:`derive_sql`).
 
 It folds only what it can prove it reads as Python does. A line is *odd* — judged by Python
 later — unless it is a compact JSON object (as ``json.dumps`` writes it: no blank, no
@@ -25,12 +26,18 @@ from luma_nb._session_payload import METRIC_COLUMNS, WHOLE_METRIC_COLUMNS
 
 __all__ = [
     "BOOL",
+    "FLAGS",
     "NUMBER",
+    "ROW_HASH",
+    "SLOTS",
     "TEXT",
+    "VALUES",
     "WHOLE",
+    "derive_sql",
     "events_sql",
-    "fold_sql",
     "lines_sql",
+    "stream_sql",
+    "typed_sql",
 ]
 
 #: Text columns whose last value wins (``session`` has a rule of its own).
@@ -56,8 +63,7 @@ WHOLE: dict[str, tuple[int, int]] = {
 BOOL: tuple[str, ...] = ("loop", "enhancement")
 # Keys only a "submitting" line holds (one per iteration: begin claims its id), and the keys
 # a measurement holds (each "metrics" line holds them all: a new one replaces the last whole):
-# each set is read back from the last such line, one aggregate instead of one per key — the
-# fold's memory is mostly its aggregates, ~75 bytes each per iteration even when empty.
+# each set is taken from the last such line, whole.
 _BEGIN = (
     *(column for _, column in REQUEST_COLUMNS),
     "backend",
@@ -73,26 +79,12 @@ _KEYS = (
     "v", "event", "t", "session", "iteration", "state", "tags", "status_code",
     *_LAST, *_BEGIN, *_MEASURED,
 )  # fmt: skip
-_STRUCT = "{" + ",".join(f'"{key}":"JSON"' for key in _KEYS) + "}"
+# A measurement's keys are read from the "metrics" line with json_extract (below), not
+# parsed into the struct: each key parsed costs on every line.
+_STRUCT = "{" + ",".join(f'"{key}":"JSON"' for key in _KEYS if key not in _MEASURED) + "}"
 _WHOLE_MEASUREMENT = " AND ".join(
     f"m[{METRIC_COLUMNS.index(key) + 1}] IS NOT NULL" for key in _MEASURED
 )
-# A "submitting" line's values, kept as a JSON array of them in this order: an aggregate's
-# memory is about four times the text it holds, and the keys, quotes and envelope made up
-# more than half of the whole line.
-_BEGIN_KEYS = ("t", "v", "tags", *_BEGIN)
-_BEGIN_VALUES = (
-    "'[' || concat_ws(',', "
-    + ", ".join(f"coalesce(s.\"{key}\", 'null')" for key in _BEGIN_KEYS)
-    + ") || ']'"
-)
-
-
-def _begin(key: str) -> str:
-    """``key`` of the folded "submitting" line (NULL when absent)."""
-    return f"b[{_BEGIN_KEYS.index(key) + 1}]"
-
-
 _LIMIT = 2**53
 
 
@@ -111,14 +103,11 @@ _PATHS = "[" + ", ".join(f"'$.\"{column}\"'" for column in METRIC_COLUMNS) + "]"
 
 def _value(key: str) -> str:
     """A key's JSON text in a line (``'null'`` for a measured value left unknown)."""
-    if key in METRIC_COLUMNS:
+    if key in _MEASURED:  # only in a "metrics" line (m)
+        return f"m[{METRIC_COLUMNS.index(key) + 1}]"
+    if key in METRIC_COLUMNS:  # width and height: a measurement's, or a task's
         return f'coalesce(m[{METRIC_COLUMNS.index(key) + 1}], s."{key}")'
     return f's."{key}"'
-
-
-def _measured(key: str) -> str:
-    """A folded key's last JSON text, a measurement's null as NULL."""
-    return f"nullif({key}, 'null')" if key in METRIC_COLUMNS else key
 
 
 _TASK = _kinds("submitted", "update")
@@ -136,21 +125,24 @@ def _plain(line: str) -> str:
 
     Its length must be the sum of its parts as from_json writes them back: a blank outside a
     string, a trailing comma, a key unknown or repeated, a ``null`` (but a measurement's) all
-    make it longer. No value re-written is longer than it was written, but a number with an
-    exponent (``1e2`` becomes ``100.0``): such lines are odd, with ``nan``/``inf`` literals.
+    make it longer (a number with an exponent too: ``1e2`` becomes ``100.0``; ``1e0``, as
+    long as ``1.0``, is read as 1.0 by both). DuckDB reads ``nan``, ``inf`` and their kin,
+    which Python does not, or reads as floats: a value starting so is odd (looked for with
+    ``contains`` first, much cheaper than a regular expression on every line).
     """
     return f"""(
         starts_with({line}, '{{') AND starts_with(s.event, '"')
         AND strlen({line}) = 1 + {_PARTS}
-        AND NOT regexp_matches({line}, ':-?(n[^u]|[NiI]|[0-9][0-9.]*[eE])')
+        AND NOT (contains({line}, ':N') OR contains({line}, ':I') OR contains({line}, ':i')
+                 OR contains({line}, ':-') AND regexp_matches({line}, ':-[nNiI]')
+                 OR contains({line}, ':n') AND regexp_matches({line}, ':n[^u]'))
         AND coalesce({_NUMERIC.format("s.t")}, false)
         AND starts_with(s.session, '"')
         AND (s.state IS NULL OR (s.event IN {_STATE_SETTING} AND starts_with(s.state, '"')))
         AND (s.event <> '"submit_failed"' OR s.state IN {_TERMINAL})
         AND (s.event <> '"submitting"' OR s.v IS NOT NULL)
         AND (s.event = '"submitting"' OR ({" AND ".join(f's."{k}" IS NULL' for k in _BEGIN)}))
-        AND CASE WHEN s.event = '"metrics"' THEN {_WHOLE_MEASUREMENT}
-                 ELSE {" AND ".join(f's."{k}" IS NULL' for k in _MEASURED)} END
+        AND (s.event <> '"metrics"' OR {_WHOLE_MEASUREMENT})
         AND (s.tags IS NULL OR (s.event IN {_kinds("submitting", "tag")}
                                 AND regexp_full_match(s.tags, '{_TEXT_LIST}')))
     )"""
@@ -161,17 +153,67 @@ def _text(value: str) -> str:
     return f"CASE WHEN starts_with({value}, '\"') THEN {value}->>'$' END"
 
 
-def _number(name: str, value: str, bad: list[str]) -> str:
-    """``name`` (DOUBLE) and ``name__i`` (a whole number in the JSON) from a JSON text."""
-    whole = f"NOT regexp_matches({value}, '[.eE]')"
-    fits = (
-        f"CASE WHEN {whole} THEN TRY_CAST({value} AS HUGEINT) BETWEEN -{_LIMIT} AND {_LIMIT}"
-        f" ELSE abs(TRY_CAST({value} AS DOUBLE)) <= {_LIMIT} END"
-    )
-    bad.append(
-        f"({value} IS NOT NULL AND NOT coalesce({_NUMERIC.format(value)} AND {fits}, false))"
-    )
-    return f"TRY_CAST({value} AS DOUBLE) AS {name}, {whole} AS {name}__i"
+def _fraction(value: str) -> str:
+    """Whether a JSON number's text is not a whole number (a point or an exponent)."""
+    return f"(contains({value}, '.') OR contains({value}, 'e') OR contains({value}, 'E'))"
+
+
+def _category(key: str) -> str:
+    """How a key's JSON text is typed: ``text``, ``number``, ``whole`` or ``bool``."""
+    if key in WHOLE or key == "v":
+        return "whole"
+    if key in NUMBER or key == "t":
+        return "number"
+    return "bool" if key in BOOL else "text"
+
+
+def _typed(key: str, value: str, name: str) -> list[tuple[str, str]]:
+    """``(column, expression)`` of the value of ``key`` in the JSON text ``value``: text,
+    DOUBLE (``timeout`` also with ``timeout__i``: a whole number in the JSON), BIGINT or
+    BOOLEAN, as the column is in the frame (NULL where it is not of that type: see
+    :func:`_wrong`)."""
+    category = _category(key)
+    if category == "text":
+        return [(name, _text(value))]
+    if category == "whole":
+        return [(name, f"TRY_CAST({value} AS BIGINT)")]
+    if category == "bool":
+        return [(name, f"{value} = 'true'")]
+    typed = [(name, f"TRY_CAST({value} AS DOUBLE)")]
+    if key == "timeout":  # the only number whose frame column is int64 when all are whole
+        typed.append((f"{name}__i", f"NOT {_fraction(value)}"))
+    return typed
+
+
+def _wrong(key: str, value: str) -> str:
+    """True when the JSON text ``value`` is not of the type (or range) of ``key``'s column."""
+    category = _category(key)
+    if category == "text":
+        check = f"NOT starts_with({value}, '\"')"
+    elif category == "bool":
+        check = f"{value} NOT IN ('true', 'false')"
+    elif category == "whole":
+        low, high = WHOLE.get(key, (0, 2**31))
+        check = (
+            f"CASE WHEN {_fraction(value)} THEN true "
+            f"ELSE NOT coalesce(TRY_CAST({value} AS HUGEINT) BETWEEN {low} AND {high}, false) END"
+        )
+    else:
+        # Up to 15 characters, a number is under 10**15 < 2**53: no need to look closer.
+        fraction = f"abs(TRY_CAST({value} AS DOUBLE)) <= {_LIMIT}"
+        whole = f"TRY_CAST({value} AS HUGEINT) BETWEEN -{_LIMIT} AND {_LIMIT}"
+        check = (
+            f"CASE WHEN NOT {_NUMERIC.format(value)} THEN true "
+            f"WHEN strlen({value}) <= 15 THEN false "
+            f"WHEN {_fraction(value)} THEN NOT coalesce({fraction}, false) "
+            f"ELSE NOT coalesce({whole}, false) END"
+        )
+    return f"CASE WHEN {value} IS NULL THEN false ELSE {check} END"
+
+
+def _line_value(key: str) -> str:
+    """A key's JSON text in a line, a measurement's unknown value (``null``) as NULL."""
+    return f"nullif({_value(key)}, 'null')" if key in METRIC_COLUMNS else f's."{key}"'
 
 
 def _events(files: str, lines: str = "") -> str:
@@ -191,98 +233,141 @@ WITH lines AS (
            CASE WHEN starts_with(s.iteration, '"') THEN s.iteration END AS it,
            CASE WHEN s.event IN {_OVERWRITING} THEN ord END AS o,
            s.state IN {_TERMINAL} AS term,
-           j IS NOT NULL AND NOT {_plain("j")} AS odd
+           j IS NOT NULL AND NOT coalesce({_plain("j")} AND NOT ({_WRONG_IN_LINE}), false)
+               AS odd
     FROM measured
 """
 
 
-def fold_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -> str:
-    """One row per ``(file, iteration)`` of the files (a list parameter), in no order.
+def _packed(kind: str, typed: list[tuple[str, str]]) -> str:
+    """A struct of ``typed`` values on the lines of ``kind`` (NULL on the others)."""
+    fields = ", ".join(f'"{name}" := {expr}' for name, expr in typed)
+    return f"CASE WHEN kind = '\"{kind}\"' THEN struct_pack({fields}) END"
 
-    Columns: ``f`` (the file's index), ``first_ord`` (its first line, counted across the
-    files), ``route`` (fold it in Python instead), the row's values (numbers as DOUBLE with a
-    ``__i`` flag for a whole number, the derived columns too), and the counts the caller
-    checks each file with: ``lines``, ``torn`` (lines DuckDB could not parse), ``bytes`` (of
-    the parsed lines, newlines included) and ``n_odd``. Lines with no iteration make one row
-    per file whose ``iteration`` is NULL. Rows come in no order (sort by ``f, first_ord``).
+
+# A line's values: column -> (the key that says how it is typed, its expression in the
+# line; NULL where the line has none). Most are JSON texts, typed once a row has taken them
+# (:func:`typed_sql`): ``typed`` ones are typed in the line already (a request's and a
+# measurement's: many columns, a sixth of the lines; typing them in the rows would hold
+# them twice), their line odd when one is not of its column's type (see _WRONG_IN_LINE).
+VALUES: dict[str, tuple[str, str]] = {
+    **{key: (key, _line_value(key)) for key in _LAST},
+    "session": ("session", "s.session"),
+    "t": ("t", "s.t"),
+    "state": ("state", "s.state"),
+    "line_tags": ("tags", "s.tags"),
+    # Structs of typed values, made for the lines that hold them only.
+    "request": ("typed", _packed("submitting", [
+        *(typed for key in _BEGIN for typed in _typed(key, f's."{key}"', key)),
+        ("schema_version", "TRY_CAST(s.v AS BIGINT)"),
+    ])),
+    "measurement": ("typed", _packed("metrics", [
+        typed for key in _MEASURED for typed in _typed(key, _line_value(key), key)
+    ])),
+}  # fmt: skip
+# A request's or a measurement's value not of its column's type or range: the line is odd.
+_WRONG_IN_LINE = f"""CASE s.event
+    WHEN '"submitting"' THEN {" OR ".join(_wrong(k, f's."{k}"') for k in ("v", *_BEGIN))}
+    WHEN '"metrics"' THEN {" OR ".join(_wrong(k, _line_value(k)) for k in _MEASURED)}
+    ELSE false END"""
+# The groups of values a row takes from one line each: the last line that counts for it
+# ("max") or the first ("min"). Name -> (which, whether a line counts, {the row's column:
+# the line's column}).
+SLOTS: dict[str, tuple[str, str, dict[str, str]]] = {
+    **{key: ("max", f"o IS NOT NULL AND {_value(key)} IS NOT NULL", {key: key})
+       for key in _LAST},
+    "session_last": ("max", "o IS NOT NULL AND s.session IS NOT NULL",
+                     {"session_last": "session"}),
+    "session_first": ("min", "s.session IS NOT NULL", {"session_first": "session"}),
+    "t_first": ("min", "s.t IS NOT NULL", {"t_first": "t"}),
+    # The last "submitting" line: the request, whole.
+    "begin": ("max", "kind = '\"submitting\"'", {
+        "request": "request", "begin_t": "t", "begin_tags": "line_tags",
+    }),
+    # The last "metrics" line: a measurement, whole (a new one replaces the last).
+    "metrics": ("max", "kind = '\"metrics\"'", {"measurement": "measurement"}),
+    "t_sub": ("min", "kind = '\"submitted\"' AND s.t IS NOT NULL", {"t_sub": "t"}),
+    "term": ("max", "term", {"term_state": "state"}),
+    "t_end": ("min", "term AND s.t IS NOT NULL", {"t_end": "t"}),
+    "live": ("max", f"kind IN {_TASK} AND NOT term", {"live_state": "state"}),
+}  # fmt: skip
+
+
+def typed_sql(columns: dict[str, str], table: str) -> str:
+    """The values of ``table`` (``columns``: each column's line column in :data:`VALUES`)
+    typed as their frame columns, in its order, and ``wrong``: one is not of its column's
+    type or range (the row is then folded by Python). Tags stay JSON texts."""
+    typed: list[str] = []
+    wrong: list[str] = []
+    for column, source in columns.items():
+        key = VALUES[source][0]
+        if key in ("tags", "typed"):
+            typed.append(f'"{column}"')
+            continue
+        typed.extend(f'{expr} AS "{n}"' for n, expr in _typed(key, f'"{column}"', column))
+        wrong.append(_wrong(key, f'"{column}"'))
+    return f"SELECT {', '.join(typed)}, {' OR '.join(wrong) or 'false'} AS wrong FROM {table}"
+
+
+#: A line's flags other than its slots', in :func:`stream_sql`'s ``flags``, after theirs.
+FLAGS = ("odd", "torn", "tag", "reopen")
+#: The key a line's row is found by: a hash of its file and iteration (two rows' keys are
+#: told apart by their file and iteration, should their hashes meet).
+ROW_HASH = "hash(f, it)"
+
+
+def stream_sql(files: str = "$1", first_line: str = "$2", last_line: str = "$3") -> str:
+    """Lines ``first_line`` to ``last_line`` of the files (a list parameter), in order, a row
+    each, for the caller to fold (:mod:`luma_nb._session_stream`): nothing is aggregated here.
+
+    Columns: ``f`` (the file's index), ``it`` (the iteration's JSON text, NULL for a line
+    with none), ``h`` (:data:`ROW_HASH`), ``ord`` (the line's number, counted across the
+    files), ``bytes`` (its length with its newline), ``flags`` (a bit for each slot of
+    :data:`SLOTS`: the line counts for it; then for each of :data:`FLAGS`: Python must read
+    it, DuckDB could not parse it, a ``tag`` event, an ``outcome_unknown`` state), and the
+    line's :data:`VALUES` (JSON texts: typed once a row has taken them, :func:`typed_sql`).
     """
-    last = ",\n        ".join(f'arg_max({_value(key)}, o) AS "{key}"' for key in _LAST)
-    bad: list[str] = []
-    out = [f"{_text(key)} AS {key}" for key in ("iteration", *TEXT)]
-    bad += [f"({key} IS NOT NULL AND NOT starts_with({key}, '\"'))" for key in TEXT]
-    out.append(f"{_text('session')} AS session")
-    bad.append("NOT starts_with(session, '\"')")
-    out.append(f"{_text('state')} AS state")
-    for key in NUMBER:
-        out.append(_number(key, _measured(key), bad))
-    for key, value in (("_t_begin", "t_begin"), ("_t_submitted", "t_sub"), ("_t_end", "t_end")):
-        out.append(_number(key, value, bad))
-    for key, (low, high) in (*WHOLE.items(), ("schema_version", (0, 2**31))):
-        value = "v" if key == "schema_version" else _measured(key)
-        ok = f"coalesce(NOT regexp_matches({value}, '[.eE]') AND TRY_CAST({value} AS HUGEINT) BETWEEN {low} AND {high}, false)"  # noqa: E501
-        out.append(f"CASE WHEN {ok} THEN {value}::BIGINT END AS {key}")
-        bad.append(f"({value} IS NOT NULL AND NOT {ok})")
-    for key in BOOL:
-        out.append(f"CASE WHEN {key} IN ('true', 'false') THEN {key} = 'true' END AS {key}")
-        bad.append(f"({key} IS NOT NULL AND {key} NOT IN ('true', 'false'))")
+    conditions = [f"({when})" for _, when, _ in SLOTS.values()]
+    conditions += ["odd", "torn", "kind = '\"tag\"'", "term AND s.state = '\"outcome_unknown\"'"]
+    flags = " | ".join(
+        f"(coalesce({when}, false)::BIGINT << {bit})" for bit, when in enumerate(conditions)
+    )
+    values = ", ".join(f'{expr} AS "{column}"' for column, (_, expr) in VALUES.items())
+    return f"""
+{_events(files, f"ord BETWEEN {first_line} AND {last_line}")})
+SELECT f, it, {ROW_HASH} AS h, ord, bytes, {flags} AS flags,
+    {values}
+FROM events
+"""
+
+
+def derive_sql(folded: str) -> str:
+    """The columns derived from several of a row's values, one row per row of the relation
+    ``folded`` (the rows :mod:`luma_nb._session_stream` folded), in its order: ``route``
+    (fold it in Python instead), ``iteration``, ``session``, ``state``, ``tags``,
+    ``elapsed``, ``started_at``, ``submitted_at``, ``finished_at``, ``prompt_changed``."""
     # A poll answer after a finished state is ignored (no reopening): only a task state after
     # an outcome_unknown (resumed) changes the order of things, and that is left to Python.
-    irregular = "coalesce(live_ord > term_ord AND reopened, false)"
-    return f"""
-{_events(files, f"ord BETWEEN {first_line} AND {last_line}")}), folded AS (
-    SELECT f, it AS iteration, min(ord) AS first_ord, max(ord) AS last_ord, bool_or(odd) AS odd,
-        count(*) AS lines, count(*) FILTER (WHERE torn) AS torn,
-        coalesce(sum(bytes), 0)::BIGINT AS bytes, count(*) FILTER (WHERE odd) AS n_odd,
-        {last},
-        coalesce(arg_max(s.session, o), arg_min(s.session, ord)) AS session,
-        arg_min(s.t, ord) AS t_first,
-        arg_max(CASE WHEN kind = '"submitting"' THEN {_BEGIN_VALUES} END,
-                CASE WHEN kind = '"submitting"' THEN ord END) AS begin_line,
-        max(CASE WHEN kind = '"submitting"' THEN ord END) AS begin_ord,
-        count(*) FILTER (WHERE kind = '"submitting"') AS begins,
-        arg_max(j, CASE WHEN kind = '"metrics"' THEN ord END) AS metrics_line,
-        min(CASE WHEN kind = '"tag"' THEN ord END) AS first_tag_ord,
-        arg_min(s.t, CASE WHEN kind = '"submitted"' THEN ord END) AS t_sub,
-        arg_max(s.state, CASE WHEN term THEN ord END) AS term_state,
-        arg_min(s.t, CASE WHEN term THEN ord END) AS t_end,
-        min(CASE WHEN term THEN ord END) AS term_ord,
-        arg_max(s.state, CASE WHEN kind IN {_TASK} AND NOT term THEN ord END) AS live_state,
-        max(CASE WHEN kind IN {_TASK} AND NOT term THEN ord END) AS live_ord,
-        bool_or(term AND s.state = '"outcome_unknown"') AS reopened,
-        list({{'o': ord, 't': s.tags}}) FILTER (WHERE kind = '"tag"') AS tag_lists
-    FROM events
-    GROUP BY f, it
-), unpacked AS (
-    SELECT * EXCLUDE (begin_line, metrics_line),
-        from_json(begin_line, '["JSON"]') AS b,
-        json_extract(metrics_line, {_PATHS}) AS mm
-    FROM folded
-), steps AS (
-    SELECT * EXCLUDE (term_state, live_state, b, mm),
-        {", ".join(f'{_begin(k)} AS "{k}"' for k in _BEGIN)},
-        {", ".join(f'mm[{METRIC_COLUMNS.index(k) + 1}] AS "{k}"' for k in _MEASURED)},
-        {_begin("v")} AS v,
-        CASE WHEN {irregular} THEN NULL
-             ELSE coalesce(term_state, live_state,
-                           CASE WHEN begins > 0 THEN '"submitting"' END) END AS state,
-        coalesce({_begin("t")}, t_first) AS t_begin,
-        {irregular} OR begins > 1 OR coalesce(first_tag_ord < begin_ord, false) AS irregular,
-        list_concat(
-            coalesce(from_json({_begin("tags")}, '["VARCHAR"]'), []),
+    reopened = "coalesce(live_ord > term_ord AND reopened, false)"
+    tags = """list_concat(
+            coalesce(from_json(begin_tags, '["VARCHAR"]'), []),
             coalesce(flatten(list_transform(list_sort(tag_lists),
-                                            lambda x: from_json(x.t, '["VARCHAR"]'))), [])
-        ) AS tag_list
-    FROM unpacked
-), typed AS (
-    SELECT f, first_ord, last_ord, odd, irregular, lines, torn, bytes, n_odd,
-        {", ".join(out)},
-        coalesce(backend = '"simulator"', false) AS simulated,
-        list_filter(tag_list, lambda x, i: list_position(tag_list, x) = i) AS tags,
-        {" OR ".join(bad)} AS wrong
-    FROM steps
+                                            lambda x: from_json(x.t, '["VARCHAR"]'))), []))"""
+    return f"""
+WITH steps AS (
+    SELECT *, coalesce(backend = 'simulator', false) AS simulated, {tags} AS tag_list
+    FROM {folded}
 )
-SELECT * EXCLUDE (odd, irregular, wrong, started_at),
-    coalesce(odd OR irregular OR wrong, true) AS route,
+SELECT
+    coalesce(odd OR wrong OR {reopened} OR begins > 1
+             OR coalesce(first_tag_ord < begin_ord, false)
+             OR session_last IS NULL AND session_first IS NULL, true) AS route,
+    {_text("iteration")} AS iteration,
+    coalesce(session_last, session_first) AS session,
+    CASE WHEN {reopened} THEN NULL
+         ELSE coalesce(term_state, live_state, CASE WHEN begins > 0 THEN 'submitting' END)
+    END AS state,
+    list_filter(tag_list, lambda x, i: list_position(tag_list, x) = i) AS tags,
     -- The generation time the task reported (its elapsed, else finished - created), as
     -- luma_nb._durations.generation_seconds reads it: finite, not negative, a float.
     coalesce(
@@ -292,12 +377,12 @@ SELECT * EXCLUDE (odd, irregular, wrong, started_at),
              THEN api_finished_at - api_created_at + 0.0 END) AS elapsed,
     -- Dates: the API's, else our clock's; on the simulator (its own clock) always ours.
     CASE WHEN NOT simulated THEN started_at END AS started_at,
-    coalesce(CASE WHEN NOT simulated THEN api_created_at END, _t_submitted, _t_begin)
+    coalesce(CASE WHEN NOT simulated THEN api_created_at END, t_sub, begin_t, t_first)
         AS submitted_at,
-    coalesce(CASE WHEN NOT simulated THEN api_finished_at END, _t_end) AS finished_at,
+    coalesce(CASE WHEN NOT simulated THEN api_finished_at END, t_end) AS finished_at,
     CASE WHEN echoed_prompt IS NOT NULL AND prompt IS NOT NULL
          THEN echoed_prompt <> prompt END AS prompt_changed
-FROM typed
+FROM steps
 """
 
 

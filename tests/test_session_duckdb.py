@@ -234,14 +234,15 @@ def hostile_logs(draw: Any) -> list[bytes]:
 def test_hostile_logs_fold_the_same(
     tmp_path_factory: pytest.TempPathFactory, logs: list[bytes], halves: bool
 ) -> None:
-    import luma_nb._session_duckdb as duck
+    import luma_nb._session_stream as stream
 
     folder = tmp_path_factory.mktemp("hostile")
     for n, data in enumerate(logs):
         (folder / f"session-{n}.jsonl").write_bytes(data)
     with pytest.MonkeyPatch.context() as patch:
-        if halves:  # folded as two queries of half the lines each, as large logs are
-            patch.setattr(duck, "SPLIT_BYTES", 0)
+        if halves:  # two queries of half the lines each, as large logs are, in small batches
+            patch.setattr(stream, "SPLIT_BYTES", 0)
+            patch.setattr(stream, "BATCH_ROWS", 3)
         assert_same(folder)
 
 
@@ -279,9 +280,9 @@ def test_handmade_hostile_events_fold_the_same(tmp_path: Path) -> None:
 def test_large_logs_fold_in_two_halves_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import luma_nb._session_duckdb as duck
+    import luma_nb._session_stream as stream
 
-    monkeypatch.setattr(duck, "SPLIT_BYTES", 0)  # two queries, each parsing half of the lines
+    monkeypatch.setattr(stream, "SPLIT_BYTES", 0)  # two queries, each parsing half of the lines
     for n in range(3):
         write_session(tmp_path / f"session-{n}.jsonl", 30 + n, n)
     # Iterations with lines in both halves: one rated at the very end of its file.
@@ -434,10 +435,10 @@ def test_engine_duckdb_without_duckdb_names_the_extra(
 def test_memory_limit_threads_and_spill_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, halves: bool
 ) -> None:
-    import luma_nb._session_duckdb as duck
+    import luma_nb._session_stream as stream
 
     if halves:  # two queries at once on one DuckDB thread
-        monkeypatch.setattr(duck, "SPLIT_BYTES", 0)
+        monkeypatch.setattr(stream, "SPLIT_BYTES", 0)
     write_session(tmp_path / "s.jsonl", 30, 2)
     spill = tmp_path / "spill"
     spill.mkdir()
@@ -462,6 +463,85 @@ def test_files_fold_in_batches_as_in_one(tmp_path: Path, monkeypatch: pytest.Mon
     # With a file only Python reads exactly among them (a blank line).
     (tmp_path / "session-2.jsonl").open("ab").write(b"\n\n")
     assert_same(tmp_path)
+
+
+def test_rows_whose_key_hashes_meet_are_folded_by_python(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rows are found by a 64-bit hash of their file and iteration. Two keys sharing one is
+    # told apart by their file and iteration: the batch's files then go to the Python fold.
+    import luma_nb._session_duckdb as duck
+    import luma_nb._session_sql as sql
+    import luma_nb._session_stream as stream
+
+    for n in range(3):
+        write_session(tmp_path / f"session-{n}.jsonl", 12, n)
+    collisions: list[str] = []
+    real = duck.fold_table
+
+    def spy(*args: Any) -> Any:
+        try:
+            return real(*args)
+        except stream.HashCollision:
+            collisions.append("met")
+            raise
+
+    monkeypatch.setattr(duck, "fold_table", spy)
+    monkeypatch.setattr(sql, "ROW_HASH", "hash(f, it) % 3")  # three hashes for 36 keys
+    assert_same(tmp_path)
+    assert collisions == ["met"]
+    monkeypatch.setattr(sql, "ROW_HASH", "hash(f, it)")
+    assert_same(tmp_path)
+    assert collisions == ["met"]
+
+
+@pytest.mark.parametrize("narrow", [True, False])
+def test_counts_fold_the_same_in_32_and_64_bits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, narrow: bool
+) -> None:
+    import luma_nb._session_stream as stream
+
+    monkeypatch.setattr(stream, "NARROW_BYTES", 2**40 if narrow else 0)
+    monkeypatch.setattr(stream, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(stream, "BATCH_ROWS", 7)  # iterations across batches and halves
+    for n in range(2):
+        write_session(tmp_path / f"session-{n}.jsonl", 20, n)
+    (tmp_path / "session-0.jsonl").open("ab").write(b'{"v":1,"event":"tag"')  # torn
+    assert_same(tmp_path)
+
+
+def test_a_batch_of_files_without_a_line_among_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import luma_nb._session_duckdb as duck
+
+    monkeypatch.setattr(duck, "DEFAULT_BATCH_BYTES", 1)  # every file a batch of its own
+    write_session(tmp_path / "session-0.jsonl", 5, 0)
+    (tmp_path / "session-1.jsonl").write_bytes(b"")
+    (tmp_path / "session-2.jsonl").write_bytes(b"\n\n")
+    (tmp_path / "session-3.jsonl").write_bytes(b"garbage\n")
+    write_session(tmp_path / "session-4.jsonl", 5, 4)
+    assert len(assert_same(tmp_path)) == 10
+
+
+def test_a_reader_failing_stops_the_fold_and_its_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A query failing in a reader's thread is raised in the caller's, and no reader is left.
+    import threading
+
+    import duckdb
+
+    import luma_nb._session_partial as partial
+    import luma_nb._session_stream as stream
+
+    monkeypatch.setattr(stream, "SPLIT_BYTES", 0)  # two readers
+    monkeypatch.setattr(partial, "stream_sql", lambda: "SELECT * FROM no_such_table")
+    write_session(tmp_path / "s.jsonl", 5, 0)
+    before = threading.active_count()
+    with pytest.raises(duckdb.Error):
+        load_sessions(tmp_path, "duckdb")
+    assert threading.active_count() == before
 
 
 # ----------------------------------------------------------------------------- Parquet
